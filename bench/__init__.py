@@ -1,0 +1,1 @@
+"""Benchmarks: quality (bench/quality.py)."""

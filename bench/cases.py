@@ -1,0 +1,141 @@
+"""Benchmark cases: ground-truth meshes from PyPI wheels, simulated coarse reconstructions,
+Blender cameras and ground-truth silhouettes. Deterministic for a given seed.
+
+The meshes ship inside the pyvista and pymeshlab wheels; the wheels are downloaded once with
+`pip download` (the package registry is reachable) into .cache/wheels and read as zip files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import trimesh
+from scipy import ndimage
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+from skimage.measure import marching_cubes
+
+from engine.camera import BlenderCamera, look_at, project
+from engine.render import hard_silhouette
+
+CACHE = Path(__file__).resolve().parent.parent / ".cache" / "wheels"
+WHEELS = {"pyvista": "pyvista==0.49.1", "pymeshlab": "pymeshlab==2025.7.post1"}
+SOURCES = {  # case name -> (wheel, path inside the wheel)
+    "cow": ("pymeshlab", "pymeshlab/tests/sample_meshes/cow.obj"),
+    "airplane": ("pyvista", "pyvista/examples/airplane.ply"),
+    "ant": ("pyvista", "pyvista/examples/ant.ply"),
+    "bunny": ("pymeshlab", "pymeshlab/tests/sample_meshes/bunny10k_textured.obj"),
+}
+
+
+def _wheel(name: str) -> Path:
+    found = sorted(CACHE.glob(f"{name}-*.whl"))
+    if not found:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(CACHE), WHEELS[name]]
+        subprocess.run(cmd, check=True)
+        found = sorted(CACHE.glob(f"{name}-*.whl"))
+    return found[-1]
+
+
+def load_ground_truth(case: str) -> tuple[np.ndarray, np.ndarray]:
+    wheel, inner = SOURCES[case]
+    with zipfile.ZipFile(_wheel(wheel)) as zf:
+        member = next(n for n in zf.namelist() if n.endswith(inner))
+        data = zf.read(member)
+    mesh = trimesh.load(trimesh.util.wrap_as_stream(data), file_type=Path(inner).suffix[1:], force="mesh", process=True)
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def coarse_reconstruction(verts: np.ndarray, faces: np.ndarray, rng: np.random.Generator, resolution: int = 28):
+    """What a single-view network outputs: a blobby, low-resolution, slightly wrong shape.
+
+    Voxelize (surface band, holes filled) at `resolution`, marching cubes, Taubin smoothing, then a
+    smooth random deformation plus an anisotropic scale along random axes.
+    """
+    lo, hi = verts.min(0), verts.max(0)
+    pitch = (hi - lo).max() / resolution
+    axes = [np.arange(lo[i] - 2 * pitch, hi[i] + 2.5 * pitch, pitch) for i in range(3)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+    surface = trimesh.sample.sample_surface(trimesh.Trimesh(verts, faces, process=False), 60_000, seed=int(rng.integers(1 << 31)))[0]
+    dist, _ = cKDTree(surface).query(grid.reshape(-1, 3))
+    occupied = ndimage.binary_fill_holes(dist.reshape(grid.shape[:3]) < 0.75 * pitch)
+    field = ndimage.gaussian_filter(occupied.astype(np.float64), 0.8)
+    mv, mf, _, _ = marching_cubes(field, 0.5, spacing=(pitch,) * 3)
+    coarse = trimesh.Trimesh(mv + np.array([a[0] for a in axes]), mf[:, ::-1], process=True)
+    coarse = coarse.split(only_watertight=False)
+    coarse = max(coarse, key=lambda m: len(m.faces))
+    trimesh.smoothing.filter_taubin(coarse, iterations=10)
+    v = np.asarray(coarse.vertices)
+    c, size = (lo + hi) / 2, (hi - lo).max()
+    x = (v - c) / size
+    freq = rng.normal(0, 2.0, (4, 3))
+    phase = rng.uniform(0, 2 * np.pi, 4)
+    amp = rng.normal(0, 0.025, (4, 3))
+    x = x + np.sin(x @ freq.T + phase) @ amp
+    rot = Rotation.random(random_state=int(rng.integers(1 << 31))).as_matrix()
+    aniso = rot @ np.diag(rng.uniform(0.88, 1.12, 3)) @ rot.T
+    x = x @ aniso.T
+    return c + size * x, np.asarray(coarse.faces, dtype=np.int64)
+
+
+@dataclass
+class Case:
+    name: str
+    gt_verts: np.ndarray
+    gt_faces: np.ndarray
+    coarse_verts: np.ndarray
+    coarse_faces: np.ndarray
+    camera: BlenderCamera
+    mask: np.ndarray  # (H, W) float32, anti-aliased ground-truth silhouette
+    rgb: np.ndarray  # (H, W, 3) float32 (a flat-shaded stand-in photo: the mask in grey)
+
+
+def render_mask(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera, supersample: int = 3) -> np.ndarray:
+    """Anti-aliased silhouette (H, W) float32 in [0, 1], like a transparent-film render's alpha."""
+    w, h = camera.image_size_wh
+    pix = project(camera, torch.tensor(verts, dtype=torch.float32)) * torch.tensor([supersample, supersample, 1.0])
+    hard = hard_silhouette(pix[None], torch.tensor(faces), (h * supersample, w * supersample))[0].float()
+    return hard.reshape(h, supersample, w, supersample).mean((1, 3)).numpy()
+
+
+# Per case: image size, camera type, shift; covers non-square, orthographic and shifted cameras.
+_VIEWS = {
+    "cow": dict(size=(320, 240), type="PERSP", shift=(0.0, 0.0)),
+    "airplane": dict(size=(256, 256), type="PERSP", shift=(0.05, -0.03)),
+    "ant": dict(size=(240, 300), type="ORTHO", shift=(0.0, 0.0)),
+    "bunny": dict(size=(288, 224), type="PERSP", shift=(0.0, 0.0)),
+}
+
+
+def make_case(name: str, seed: int = 0) -> Case:
+    rng = np.random.default_rng([seed, sum(map(ord, name))])
+    gt_v, gt_f = load_ground_truth(name)
+    # Place the object in an arbitrary scene frame: not canonical, not unit size, not centred.
+    rot = Rotation.from_euler("zyx", rng.uniform(-40, 40, 3), degrees=True).as_matrix()
+    lo, hi = gt_v.min(0), gt_v.max(0)
+    gt_v = ((gt_v - (lo + hi) / 2) / (hi - lo).max()) @ rot.T * 3.7 + np.array([2.0, -1.0, 0.5])
+    coarse_v, coarse_f = coarse_reconstruction(gt_v, gt_f, rng)
+    view = _VIEWS[name]
+    centre = (gt_v.min(0) + gt_v.max(0)) / 2
+    cam = look_at(centre, rng.uniform(20, 70), rng.uniform(10, 30), 9.0, view["size"])
+    cam = BlenderCamera(
+        **{**cam.to_dict(), "type": view["type"], "ortho_scale": 4.5, "shift_x": view["shift"][0], "shift_y": view["shift"][1]}
+    )
+    mask = render_mask(gt_v, gt_f, cam)
+    rgb = np.repeat(mask[..., None] * 0.6 + 0.2, 3, axis=2).astype(np.float32)
+    return Case(name, gt_v, gt_f, coarse_v, coarse_f, cam, mask, rgb)
+
+
+def unseen_cameras(case: Case, size: int = 160) -> list[BlenderCamera]:
+    """Four views the refinement never sees: left, right, back (relative to the input camera), top."""
+    centre = (case.gt_verts.min(0) + case.gt_verts.max(0)) / 2
+    d = case.camera.location - centre
+    az = np.degrees(np.arctan2(d[1], d[0]))
+    return [look_at(centre, az + a, e, 9.0, (size, size)) for a, e in ((90, 15), (180, 15), (270, 15), (0, 85))]

@@ -1,0 +1,14 @@
+"""REFINE engine: test-time mesh refinement against a photo's silhouette.
+
+    from engine import refine, preset
+    result = refine(verts, faces, mask, camera, preset("default"), progress=callback)
+"""
+
+from .camera import BlenderCamera
+from .errors import InputError
+from .refine import Progress, Result, refine
+from .settings import PRESETS, Settings, Weights, preset
+
+__version__ = "0.1.0"
+
+__all__ = ["BlenderCamera", "InputError", "PRESETS", "Progress", "Result", "Settings", "Weights", "preset", "refine", "__version__"]

@@ -1,0 +1,8 @@
+"""Errors the engine reports to users."""
+
+
+class InputError(ValueError):
+    """Bad user input (file, mesh, image, camera, settings).
+
+    The message is one line that names the problem and, where possible, what to pass instead.
+    """

@@ -1,0 +1,68 @@
+"""Validation of the arrays a refinement starts from. Every failure is an InputError that says
+what is wrong in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .camera import BlenderCamera, project
+from .errors import InputError
+
+
+def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """verts (V, 3) finite floats, faces (F, 3) indices into them. Returns float64 / int64 copies."""
+    verts = np.asarray(verts)
+    faces = np.asarray(faces)
+    if verts.ndim != 2 or verts.shape[1] != 3 or len(verts) < 3:
+        raise InputError(f"mesh: vertices must be an (V, 3) array with V >= 3, got shape {verts.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) < 1:
+        raise InputError(f"mesh: faces must be an (F, 3) array of triangles, got shape {faces.shape}")
+    if not np.issubdtype(faces.dtype, np.integer):
+        raise InputError("mesh: face indices must be integers")
+    verts = verts.astype(np.float64)
+    if not np.isfinite(verts).all():
+        raise InputError(f"mesh: {int((~np.isfinite(verts)).any(1).sum())} vertices have non-finite coordinates (NaN or inf)")
+    if faces.min() < 0 or faces.max() >= len(verts):
+        raise InputError(f"mesh: face indices must be in 0..{len(verts) - 1}, found {faces.min()}..{faces.max()}")
+    faces = faces.astype(np.int64)
+    extent = np.ptp(verts, axis=0).max()
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()
+    if extent <= 0 or area <= 1e-12 * extent**2:
+        raise InputError("mesh: degenerate mesh (zero size or zero surface area)")
+    return verts, faces
+
+
+def check_mask(mask: np.ndarray, camera: BlenderCamera) -> np.ndarray:
+    """mask (H, W) in [0, 1] matching the camera's resolution. Returns float32."""
+    mask = np.asarray(mask, dtype=np.float32)
+    w, h = camera.image_size_wh
+    if mask.ndim != 2:
+        raise InputError(f"image: silhouette must be a 2D array, got shape {mask.shape}")
+    if mask.shape != (h, w):
+        raise InputError(
+            f"image: size {mask.shape[1]}x{mask.shape[0]} does not match the camera resolution {w}x{h} "
+            "(resolution_x/y x resolution_percentage)"
+        )
+    if not np.isfinite(mask).all():
+        raise InputError("image: silhouette has non-finite values")
+    if (mask > 0.5).sum() == 0:
+        raise InputError("image: the silhouette is empty (no pixel with alpha/mask above 0.5)")
+    return np.clip(mask, 0.0, 1.0)
+
+
+def check_view(verts: np.ndarray, camera: BlenderCamera) -> None:
+    """The camera must see the mesh: in front of the camera, inside the clip range, in the frame."""
+    pix = project(camera, torch.from_numpy(verts)).numpy()
+    depth = pix[:, 2]
+    if camera.type == "PERSP" and depth.min() <= camera.clip_start:
+        if depth.max() <= camera.clip_start:
+            raise InputError("camera does not see the mesh: the mesh is behind the camera")
+        raise InputError("camera: the mesh crosses the camera's near clip plane; move the camera back")
+    if depth.min() >= camera.clip_end or depth.max() <= camera.clip_start:
+        raise InputError("camera does not see the mesh: the mesh is outside the clip range")
+    w, h = camera.image_size_wh
+    u, v = pix[:, 0], pix[:, 1]
+    if u.max() < 0 or u.min() > w or v.max() < 0 or v.min() > h:
+        raise InputError("camera does not see the mesh: the mesh projects outside the image")

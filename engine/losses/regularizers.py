@@ -1,0 +1,37 @@
+"""Shape regularizers over a fixed-topology mesh. verts: (V, 3); faces: (F, 3) int64."""
+
+from __future__ import annotations
+
+import torch
+from pytorch3d.loss import mesh_edge_loss, mesh_normal_consistency
+from pytorch3d.structures import Meshes
+
+
+def offset_l2(verts: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """mean((v - v0)^2) over vertices and coordinates."""
+    return ((verts - rest) ** 2).mean()
+
+
+def uniform_laplacian(faces: torch.Tensor, num_verts: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Sparse (V, V) uniform Laplacian D^-1 A - I (PyTorch3D's); it depends on topology only."""
+    verts = torch.zeros(num_verts, 3, dtype=dtype, device=faces.device)
+    return Meshes([verts], [faces]).laplacian_packed()
+
+
+def laplacian(lap: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """mean_i |(L x)_i|: PyTorch3D's uniform `mesh_laplacian_smoothing` for x = vertices.
+
+    REFINE applies it to the vertices; applied to the displacement x = v - v0 it smooths the
+    deformation without flattening the detail the input already has.
+    """
+    return torch.sparse.mm(lap, x).norm(dim=1).mean()
+
+
+def normal_consistency(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """1 - cos of the angle between normals of adjacent faces, averaged (PyTorch3D's)."""
+    return mesh_normal_consistency(Meshes([verts], [faces]))
+
+
+def edge_length(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Mean squared edge length (PyTorch3D's mesh_edge_loss with target length 0)."""
+    return mesh_edge_loss(Meshes([verts], [faces]))

@@ -1,0 +1,151 @@
+"""Refinement settings and named presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from .errors import InputError
+
+PARAMETERIZATIONS = ("largesteps", "offsets", "network")
+SYMMETRY = ("auto", "none", "x", "y", "z")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Loss weights. Every term is a mean in the normalized frame (max extent 1), so the weights do
+    not depend on the user's units, the mesh size or the image size."""
+
+    silhouette: float = 10.0
+    silhouette_kind: str = "bce"  # "bce" (REFINE) or "l2" (PyTorch3D tutorial)
+    offset: float = 100.0
+    laplacian: float = 10.0
+    laplacian_of: str = "mesh"  # "mesh" (REFINE) or "offsets" (smooth the displacement only)
+    normal: float = 10.0
+    edge: float = 0.0
+    vertex_symmetry: float = 20.0
+    image_symmetry: float = 0.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that controls one refinement.
+
+    Attributes:
+        parameterization: "largesteps" ((I + lambda L) v, Nicolet et al.), "offsets" (free v0 + dv)
+            or "network" (the REFINE graph network).
+        encoder: with "network": "random" (randomly initialized ResNet-18 trunk) or "none".
+        iterations: total optimizer steps over all stages.
+        stages: render resolutions as fractions of `max_size`, run coarse to fine; the iterations
+            are split evenly.
+        max_size: longest image side rendered in the last stage, in pixels (capped at the image).
+        sigma_px: silhouette edge softness in pixels (PyTorch3D's sigma = (sigma_px * 2 / S)^2).
+        faces_per_pixel: K nearest faces blended per pixel.
+        optimizer: "adam" or "sgd" (momentum 0.9, the PyTorch3D tutorial's).
+        symmetry: "auto" (find the plane, or none if the shape is not symmetric), "none", or a
+            world axis "x" | "y" | "z" for the plane's normal.
+        symmetry_threshold: auto-detection accepts a plane whose mean mirror error is below this
+            fraction of the object size.
+        image_symmetry_views: number of fixed viewpoints of the image-symmetry loss.
+        patience: a stage ends early after this many iterations without a 0.1 % loss improvement.
+        backend: silhouette renderer, "fast" or "pytorch3d".
+    """
+
+    parameterization: str = "largesteps"
+    encoder: str = "random"
+    lam: float = 20.0
+    lr: float = 1e-2
+    optimizer: str = "adam"
+    iterations: int = 150
+    stages: tuple[float, ...] = (0.5, 1.0)
+    max_size: int = 256
+    sigma_px: float = 0.7
+    faces_per_pixel: int = 32
+    weights: Weights = field(default_factory=Weights)
+    symmetry: str = "auto"
+    symmetry_threshold: float = 0.02
+    image_symmetry_views: int = 4
+    image_symmetry_size: int = 64
+    patience: int = 30
+    backend: str = "fast"
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise InputError(f"settings: parameterization must be one of {', '.join(PARAMETERIZATIONS)}")
+        if self.symmetry not in SYMMETRY:
+            raise InputError(f"settings: symmetry must be one of {', '.join(SYMMETRY)} (got {self.symmetry!r})")
+        if self.device not in DEVICES:
+            raise InputError(f"settings: device must be one of {', '.join(DEVICES)}")
+        if not 1 <= self.iterations <= 100_000:
+            raise InputError("settings: iterations must be in 1..100000")
+        if not 16 <= self.max_size <= 4096:
+            raise InputError("settings: max_size must be in 16..4096")
+        if not self.stages or any(not 0 < s <= 1 for s in self.stages):
+            raise InputError("settings: stages must be fractions in (0, 1]")
+        if not 1 <= self.faces_per_pixel <= 150:
+            raise InputError("settings: faces_per_pixel must be in 1..150 (PyTorch3D's cap)")
+        if not (self.lr > 0 and self.sigma_px > 0 and self.lam >= 0):
+            raise InputError("settings: lr and sigma_px must be > 0, lam >= 0")
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """A copy with top-level fields and `weights` fields (by their names) replaced."""
+        top = {f.name for f in fields(Settings)}
+        wnames = {f.name for f in fields(Weights)}
+        t = {k: v for k, v in overrides.items() if k in top and v is not None}
+        w = {k: v for k, v in overrides.items() if k in wnames and v is not None}
+        unknown = set(overrides) - top - wnames
+        if unknown:
+            raise InputError(f"settings: unknown option(s) {', '.join(sorted(unknown))}")
+        out = replace(self, **t)
+        return replace(out, weights=replace(out.weights, **w)) if w else out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, Settings] = {
+    # Chosen with bench/quality.py (see docs/benchmarks.md).
+    "default": Settings(
+        weights=Weights(silhouette=10.0, offset=1.0, laplacian=0.0, normal=0.0, vertex_symmetry=20.0),
+    ),
+    "fast": Settings(
+        iterations=80,
+        max_size=160,
+        weights=Weights(silhouette=10.0, offset=1.0, laplacian=0.0, normal=0.0, vertex_symmetry=20.0),
+    ),
+    # REFINE as published (lite network, authors' weights, Adam 7e-5, 400 iterations, 224 px,
+    # K=100, image symmetry), except: no ImageNet weights, the real camera, the detected plane.
+    "paper": Settings(
+        parameterization="network",
+        encoder="random",
+        lr=7e-5,
+        iterations=400,
+        stages=(1.0,),
+        max_size=224,
+        sigma_px=1.12,
+        faces_per_pixel=100,
+        weights=Weights(image_symmetry=80.0),
+        patience=400,
+    ),
+    # The PyTorch3D tutorial recipe: free offsets, L2 silhouette, edge + normal + Laplacian, SGD.
+    "naive": Settings(
+        parameterization="offsets",
+        optimizer="sgd",
+        lr=1.0,
+        stages=(1.0,),
+        symmetry="none",
+        weights=Weights(
+            silhouette=1.0, silhouette_kind="l2", offset=0.0, laplacian=1.0, normal=0.01, edge=1.0, vertex_symmetry=0.0
+        ),
+        patience=10_000,
+    ),
+}
+
+
+def preset(name: str) -> Settings:
+    if name not in PRESETS:
+        raise InputError(f"settings: unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
