@@ -53,7 +53,7 @@ def load_ground_truth(case: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
 
 
-def coarse_reconstruction(verts: np.ndarray, faces: np.ndarray, rng: np.random.Generator, resolution: int = 28):
+def coarse_reconstruction(verts: np.ndarray, faces: np.ndarray, rng: np.random.Generator, resolution: int = 32):
     """What a single-view network outputs: a blobby, low-resolution, slightly wrong shape.
 
     Voxelize (surface band, holes filled) at `resolution`, marching cubes, Taubin smoothing, then a
@@ -124,7 +124,7 @@ def make_case(name: str, seed: int = 0) -> Case:
     coarse_v, coarse_f = coarse_reconstruction(gt_v, gt_f, rng)
     view = _VIEWS[name]
     centre = (gt_v.min(0) + gt_v.max(0)) / 2
-    cam = look_at(centre, rng.uniform(20, 70), rng.uniform(10, 30), 9.0, view["size"])
+    cam = look_at(centre, rng.uniform(20, 70), rng.uniform(10, 30), 7.5, view["size"])
     cam = BlenderCamera(
         **{**cam.to_dict(), "type": view["type"], "ortho_scale": 4.5, "shift_x": view["shift"][0], "shift_y": view["shift"][1]}
     )
@@ -138,4 +138,4 @@ def unseen_cameras(case: Case, size: int = 160) -> list[BlenderCamera]:
     centre = (case.gt_verts.min(0) + case.gt_verts.max(0)) / 2
     d = case.camera.location - centre
     az = np.degrees(np.arctan2(d[1], d[0]))
-    return [look_at(centre, az + a, e, 9.0, (size, size)) for a, e in ((90, 15), (180, 15), (270, 15), (0, 85))]
+    return [look_at(centre, az + a, e, 7.5, (size, size)) for a, e in ((90, 15), (180, 15), (270, 15), (0, 85))]

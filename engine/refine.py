@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from . import losses
 from .camera import BlenderCamera, look_at, project
 from .inputs import check_mask, check_mesh, check_view
-from .params import DirectOffsets, LargeSteps, RefineNetwork
+from .params import DirectOffsets, LargeSteps, RefineNetwork, Similarity
 from .render import SilhouetteRenderer
 from .settings import Settings
 from .symmetry import Plane, detect_plane, fit_plane_offset
@@ -74,9 +74,9 @@ def choose_plane(verts_n: np.ndarray, faces: np.ndarray, settings: Settings) -> 
     """The symmetry plane in the normalized frame, per `settings.symmetry`."""
     if settings.symmetry == "none":
         return None, None
-    points = sample_surface(verts_n, faces, 3000, np.random.default_rng(settings.seed))
+    points = sample_surface(verts_n, faces, 4000, np.random.default_rng(settings.seed))
     if settings.symmetry == "auto":
-        return detect_plane(points, threshold=settings.symmetry_threshold, seed=settings.seed)
+        return detect_plane(points, threshold=settings.symmetry_threshold)
     normal = np.eye(3)["xyz".index(settings.symmetry)]
     return fit_plane_offset(points, normal), None
 
@@ -157,7 +157,13 @@ def refine(
         p = project(camera, to_world_t(v))
         return p * torch.tensor([hw[1] / img_w, hw[0] / img_h, 1.0], dtype=dtype, device=device)
 
-    model = _make_model(settings, rest, faces_t, image, sizes[-1], pixels, device, dtype)
+    local = _make_model(settings, rest, faces_t, image, sizes[-1], pixels, device, dtype)
+    model: torch.nn.Module = local
+    if settings.align:
+        # Camera right/up in the normalized frame (the normalization has no rotation).
+        axes = np.asarray(camera.matrix_world, dtype=np.float64)[:3, :2].T
+        axes = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=dtype, device=device)
+        model = Similarity(local, rest.mean(0), axes).to(device)
     w = settings.weights
     lap = losses.uniform_laplacian(faces_t, len(verts_n), dtype) if w.laplacian else None
     normal_t = torch.tensor(plane.normal, dtype=dtype, device=device) if plane else None
@@ -186,6 +192,7 @@ def refine(
             iteration += 1
             opt.zero_grad(set_to_none=True)
             v = model()
+            v_local = local() if settings.align else v
             alpha = renderer(pixels(v, hw)[None], faces_t)
             terms: dict[str, torch.Tensor] = {}
             if w.silhouette_kind == "l2":
@@ -193,7 +200,7 @@ def refine(
             else:
                 terms["silhouette"] = w.silhouette * losses.silhouette_bce(alpha, target)
             if w.offset:
-                terms["offset"] = w.offset * losses.offset_l2(v, rest)
+                terms["offset"] = w.offset * losses.offset_l2(v_local, rest)
             if lap is not None:
                 terms["laplacian"] = w.laplacian * losses.laplacian(lap, v - rest if w.laplacian_of == "offsets" else v)
             if w.normal:
@@ -201,7 +208,7 @@ def refine(
             if w.edge:
                 terms["edge"] = w.edge * losses.edge_length(v, faces_t)
             if normal_t is not None and w.vertex_symmetry:
-                conf = model.confidence if isinstance(model, RefineNetwork) else None
+                conf = local.confidence if isinstance(local, RefineNetwork) else None
                 terms["vertex_symmetry"] = w.vertex_symmetry * losses.vertex_symmetry(v, normal_t, plane.offset, conf)
             if sym_views:
                 terms["image_symmetry"] = w.image_symmetry * losses.image_symmetry(render_sym, v, normal_t, plane.offset)

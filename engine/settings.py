@@ -35,6 +35,7 @@ class Settings:
     Attributes:
         parameterization: "largesteps" ((I + lambda L) v, Nicolet et al.), "offsets" (free v0 + dv)
             or "network" (the REFINE graph network).
+        align: also optimize a global scale and image-plane shift (see params.similarity).
         encoder: with "network": "random" (randomly initialized ResNet-18 trunk) or "none".
         iterations: total optimizer steps over all stages.
         stages: render resolutions as fractions of `max_size`, run coarse to fine; the iterations
@@ -45,8 +46,8 @@ class Settings:
         optimizer: "adam" or "sgd" (momentum 0.9, the PyTorch3D tutorial's).
         symmetry: "auto" (find the plane, or none if the shape is not symmetric), "none", or a
             world axis "x" | "y" | "z" for the plane's normal.
-        symmetry_threshold: auto-detection accepts a plane whose mean mirror error is below this
-            fraction of the object size.
+        symmetry_threshold: auto-detection accepts a plane whose mirror error is below this many
+            times the surface-sampling noise floor (see symmetry.detect_plane).
         image_symmetry_views: number of fixed viewpoints of the image-symmetry loss.
         patience: a stage ends early after this many iterations without a 0.1 % loss improvement.
         backend: silhouette renderer, "fast" or "pytorch3d".
@@ -54,20 +55,21 @@ class Settings:
 
     parameterization: str = "largesteps"
     encoder: str = "random"
+    align: bool = True
     lam: float = 20.0
     lr: float = 1e-2
     optimizer: str = "adam"
-    iterations: int = 150
+    iterations: int = 300
     stages: tuple[float, ...] = (0.5, 1.0)
     max_size: int = 256
-    sigma_px: float = 0.7
+    sigma_px: float = 0.3
     faces_per_pixel: int = 32
     weights: Weights = field(default_factory=Weights)
     symmetry: str = "auto"
-    symmetry_threshold: float = 0.02
+    symmetry_threshold: float = 2.0
     image_symmetry_views: int = 4
     image_symmetry_size: int = 64
-    patience: int = 30
+    patience: int = 50
     backend: str = "fast"
     device: str = "auto"
     seed: int = 0
@@ -119,6 +121,7 @@ PRESETS: dict[str, Settings] = {
     # REFINE as published (lite network, authors' weights, Adam 7e-5, 400 iterations, 224 px,
     # K=100, image symmetry), except: no ImageNet weights, the real camera, the detected plane.
     "paper": Settings(
+        align=False,
         parameterization="network",
         encoder="random",
         lr=7e-5,
@@ -132,6 +135,7 @@ PRESETS: dict[str, Settings] = {
     ),
     # The PyTorch3D tutorial recipe: free offsets, L2 silhouette, edge + normal + Laplacian, SGD.
     "naive": Settings(
+        align=False,
         parameterization="offsets",
         optimizer="sgd",
         lr=1.0,

@@ -7,5 +7,6 @@ normalized frame; at initialization every one returns (nearly) the input vertice
 from .largesteps import LargeSteps
 from .network import RefineNetwork
 from .offsets import DirectOffsets
+from .similarity import Similarity
 
-__all__ = ["DirectOffsets", "LargeSteps", "RefineNetwork"]
+__all__ = ["DirectOffsets", "LargeSteps", "RefineNetwork", "Similarity"]

@@ -36,7 +36,7 @@ def _fibonacci_hemisphere(count: int) -> np.ndarray:
 
 
 def _asymmetry(points: np.ndarray, tree: cKDTree, plane: Plane) -> float:
-    """Mean distance from each reflected point to the nearest original point."""
+    """Mean distance from each reflected point to the nearest point of the tree."""
     dist, _ = tree.query(plane.reflect(points))
     return float(dist.mean())
 
@@ -72,36 +72,39 @@ def _refine(points: np.ndarray, tree: cKDTree, plane: Plane, iterations: int) ->
 
 def detect_plane(
     points: np.ndarray,
-    threshold: float = 0.02,
+    threshold: float = 2.0,
     candidates: int = 64,
     keep: int = 6,
-    seed: int = 0,
 ) -> tuple[Plane | None, float]:
     """Find the plane the points are most mirror-symmetric about.
 
     Args:
-        points: (P, 3) surface samples, roughly uniform over the surface.
-        threshold: accept the plane if the mean reflected-to-original distance is below this
-            (same units as points; 0.02 = 2 % of the object's size in the engine's frame).
+        points: (P, 3) independent random samples of the surface (area-uniform).
+        threshold: accept the plane if its mirror error is below `threshold` times the sampling
+            noise floor. The mirror error is the mean distance from reflected samples of one half
+            of `points` to the other half; the floor is the same distance without the reflection,
+            so the score is unitless and does not depend on the sample density.
         candidates: normal directions tried (a hemisphere of directions plus the principal axes
             and the coordinate axes, which is where artists' objects usually sit).
         keep: how many of the best candidates are refined.
     Returns:
-        (plane or None when nothing is symmetric enough, its asymmetry score).
+        (plane or None when nothing is symmetric enough, the score: mirror error / floor).
     """
-    rng = np.random.default_rng(seed)
-    if len(points) > 3000:
-        points = points[rng.choice(len(points), 3000, replace=False)]
+    half = len(points) // 2
+    probe, ref = points[:half], points[half:]
+    tree = cKDTree(ref)
+    floor = float(tree.query(probe)[0].mean())
     centre = points.mean(0)
     _, vecs = np.linalg.eigh(np.cov((points - centre).T))
     normals = np.concatenate([np.eye(3), vecs.T, _fibonacci_hemisphere(candidates)])
-    tree = cKDTree(points)
     planes = [Plane(tuple(n), float(centre @ n)) for n in normals]
-    scores = [_asymmetry(points, tree, p) for p in planes]
+    scores = [_asymmetry(probe, tree, p) for p in planes]
     best, best_score = None, np.inf
+    full_tree = cKDTree(points)
     for i in np.argsort(scores)[:keep]:
-        plane = _refine(points, tree, planes[i], iterations=8)
-        score = _asymmetry(points, tree, plane)
+        plane = _refine(points, full_tree, planes[i], iterations=8)
+        score = _asymmetry(probe, tree, plane)
         if score < best_score:
             best, best_score = plane, score
-    return (best if best_score < threshold else None), float(best_score)
+    ratio = best_score / max(floor, 1e-12)
+    return (best if ratio < threshold else None), float(ratio)

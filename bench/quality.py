@@ -1,0 +1,164 @@
+"""Quality benchmark: how much each refinement configuration improves simulated coarse meshes.
+
+    .venv/bin/python -m bench.quality            # all cases and configurations, writes docs/
+    .venv/bin/python -m bench.quality --cases cow --configs default naive
+
+Each (case, configuration) runs in a fresh process so its peak memory is its own. Metrics
+(GT max extent = 1): Chamfer-L2 x1000 (mean squared nearest-neighbour distance, both directions
+summed, 10k samples each), F-score at 0.02 (%), silhouette IoU on the input view and mean IoU
+over 4 views the refinement never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import multiprocessing as mp
+import platform
+import resource
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.metrics import chamfer_fscore, iou, normalize_to_reference, sample_points
+from engine.refine import refine
+from engine.settings import preset
+
+from .cases import SOURCES, Case, make_case, render_mask, unseen_cameras
+
+ROOT = Path(__file__).resolve().parent.parent
+# name -> (preset, overrides). "coarse" is the unrefined input.
+CONFIGS: dict[str, tuple[str, dict]] = {
+    "coarse": ("default", {}),
+    "naive": ("naive", {}),
+    "paper": ("paper", {}),
+    "network-noenc": ("paper", {"encoder": "none"}),
+    "offsets": ("default", {"parameterization": "offsets", "lr": 1e-3}),
+    "largesteps-nosym": ("default", {"symmetry": "none"}),
+    "default": ("default", {}),
+}
+
+
+def evaluate(case: Case, verts: np.ndarray, faces: np.ndarray) -> dict[str, float]:
+    gt, pred = normalize_to_reference(case.gt_verts, verts)
+    chamfer, fscore = chamfer_fscore(sample_points(pred, faces), sample_points(gt, case.gt_faces))
+    views = unseen_cameras(case)
+    unseen = [iou(render_mask(verts, faces, c, 1) > 0.5, render_mask(case.gt_verts, case.gt_faces, c, 1) > 0.5) for c in views]
+    return {
+        "chamfer": 1000 * chamfer,
+        "fscore": 100 * fscore,
+        "iou_input": iou(render_mask(verts, faces, case.camera) > 0.5, case.mask > 0.5),
+        "iou_unseen": float(np.mean(unseen)),
+    }
+
+
+def run_one(case_name: str, config: str, seed: int) -> dict:
+    """Run one configuration on one case (in a child process); returns metrics and timings."""
+    torch.set_num_threads(torch.get_num_threads())
+    case = make_case(case_name, seed)
+    name, overrides = CONFIGS[config]
+    out: dict = {"case": case_name, "config": config}
+    if config == "coarse":
+        verts, report = case.coarse_verts, None
+    else:
+        settings = preset(name).with_overrides(seed=seed, **overrides)
+        t = time.perf_counter()
+        result = refine(case.coarse_verts, case.coarse_faces, case.mask, case.camera, settings, image=case.rgb)
+        out["seconds"] = time.perf_counter() - t
+        out["iterations"] = result.report["iterations_run"]
+        out["sec_per_iter"] = result.report["seconds"]["per_iteration"]
+        out["symmetry"] = result.report["symmetry_plane"] is not None
+        verts, report = result.vertices, result.report
+    out.update(evaluate(case, verts, case.coarse_faces))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["verts"] = verts
+    return out
+
+
+def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, tile: int = 180) -> None:
+    """Rows = cases; columns = input view (coarse, refined) and an unseen view (coarse, refined).
+    Yellow: both; red: mesh only; green: ground truth only."""
+    from PIL import Image, ImageDraw
+
+    cols = [("input", "coarse"), ("input", "default"), ("unseen", "coarse"), ("unseen", "default")]
+    sheet = Image.new("RGB", (tile * len(cols), (tile + 16) * len(cases) + 16), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, (view, cfg) in enumerate(cols):
+        draw.text((j * tile + 4, 2), f"{view} view, {cfg}", fill="black")
+    for i, name in enumerate(cases):
+        case = make_case(name)
+        for j, (view, cfg) in enumerate(cols):
+            if (name, cfg) not in results:
+                continue
+            cam = case.camera if view == "input" else unseen_cameras(case)[0]
+            gt = render_mask(case.gt_verts, case.gt_faces, cam, 1) > 0.5
+            pred = render_mask(results[(name, cfg)]["verts"], case.coarse_faces, cam, 1) > 0.5
+            rgb = np.stack([pred, gt, np.zeros_like(gt)], -1).astype(np.uint8) * 230 + 20
+            img = Image.fromarray(rgb)
+            img.thumbnail((tile, tile))
+            sheet.paste(img, (j * tile, 16 + i * (tile + 16)))
+            draw.text((j * tile + 4, 16 + i * (tile + 16) + tile), name, fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def table(results: dict[tuple[str, str], dict], cases: list[str], configs: list[str]) -> str:
+    keys = ["chamfer", "fscore", "iou_input", "iou_unseen", "seconds", "sec_per_iter", "peak_rss_mb"]
+    head = "| case | config | Chamfer-L2 x1000 | F@0.02 (%) | IoU input | IoU unseen | s | s/iter | peak RSS (MB) |"
+    lines = [head, "|" + "---|" * 9]
+
+    def fmt(v):
+        return "" if v is None else (f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
+
+    for name in cases + ["**mean**"]:
+        for cfg in configs:
+            if name == "**mean**":
+                rows = [results[(c, cfg)] for c in cases if (c, cfg) in results]
+                row = {k: float(np.mean([r[k] for r in rows])) if rows and all(k in r for r in rows) else None for k in keys}
+            elif (name, cfg) in results:
+                row = {k: results[(name, cfg)].get(k) for k in keys}
+            else:
+                continue
+            lines.append(f"| {name} | {cfg} | " + " | ".join(fmt(row[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    configs = args.configs if "coarse" in args.configs else ["coarse"] + args.configs
+    results: dict[tuple[str, str], dict] = {}
+    ctx = mp.get_context("spawn")
+    for name in args.cases:
+        for cfg in configs:
+            with cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                r = pool.submit(run_one, name, cfg, args.seed).result()
+            results[(name, cfg)] = r
+            print(
+                f"{name:9s} {cfg:17s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} IoU {r['iou_input']:.3f} "
+                f"unseen {r['iou_unseen']:.3f} {r.get('seconds', 0):6.1f}s peak {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    text = table(results, args.cases, configs)
+    print(text)
+    montage(results, args.cases, args.out.parent / "benchmark_montage.png")
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    section = (
+        f"## Quality benchmark ({date.today().isoformat()}, {machine}, "
+        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'})\n\n"
+        f"Command: `.venv/bin/python -m bench.quality` (seed {args.seed}).\n\n{text}\n\n"
+        "![before/after](benchmark_montage.png)\n"
+    )
+    (args.out.parent / "benchmark_quality_table.md").write_text(section)
+    print(f"wrote {args.out.parent / 'benchmark_quality_table.md'} and the montage")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Before/after pictures: the mesh's silhouette over the reference silhouette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .camera import BlenderCamera, project
+from .render import hard_silhouette
+
+
+def silhouette(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera) -> np.ndarray:
+    """(H, W) bool coverage of the mesh seen by the camera at its full resolution."""
+    w, h = camera.image_size_wh
+    pix = project(camera, torch.tensor(verts, dtype=torch.float64))
+    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), (h, w))[0].numpy()
+
+
+def overlay(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: yellow where both cover, red = mesh only, green = reference only."""
+    rgb = np.stack([pred, target, np.zeros_like(target)], -1).astype(np.uint8) * 230 + 20
+    return rgb
+
+
+def before_after(
+    path: str | Path, before: np.ndarray, after: np.ndarray, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera
+) -> None:
+    """Write a side-by-side PNG: input mesh vs refined mesh, each over the reference silhouette."""
+    target = mask > 0.5
+    tiles = [overlay(silhouette(v, faces, camera), target) for v in (before, after)]
+    h, w = target.shape
+    sheet = Image.new("RGB", (2 * w + 8, h + 20), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (tile, label) in enumerate(zip(tiles, ("before", "after"))):
+        sheet.paste(Image.fromarray(tile), (i * (w + 8), 20))
+        draw.text((i * (w + 8) + 4, 4), f"{label} (yellow: match, red: mesh only, green: photo only)", fill="black")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
