@@ -63,7 +63,9 @@ def coarse_reconstruction(verts: np.ndarray, faces: np.ndarray, rng: np.random.G
     pitch = (hi - lo).max() / resolution
     axes = [np.arange(lo[i] - 2 * pitch, hi[i] + 2.5 * pitch, pitch) for i in range(3)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
-    surface = trimesh.sample.sample_surface(trimesh.Trimesh(verts, faces, process=False), 60_000, seed=int(rng.integers(1 << 31)))[0]
+    surface = trimesh.sample.sample_surface(
+        trimesh.Trimesh(verts, faces, process=False), 60_000, seed=int(rng.integers(1 << 31))
+    )[0]
     dist, _ = cKDTree(surface).query(grid.reshape(-1, 3))
     occupied = ndimage.binary_fill_holes(dist.reshape(grid.shape[:3]) < 0.75 * pitch)
     field = ndimage.gaussian_filter(occupied.astype(np.float64), 0.8)

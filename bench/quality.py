@@ -62,7 +62,7 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
     name, overrides = CONFIGS[config]
     out: dict = {"case": case_name, "config": config}
     if config == "coarse":
-        verts, report = case.coarse_verts, None
+        verts = case.coarse_verts
     else:
         settings = preset(name).with_overrides(seed=seed, **overrides)
         t = time.perf_counter()
@@ -71,7 +71,7 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
         out["iterations"] = result.report["iterations_run"]
         out["sec_per_iter"] = result.report["seconds"]["per_iteration"]
         out["symmetry"] = result.report["symmetry_plane"] is not None
-        verts, report = result.vertices, result.report
+        verts = result.vertices
     out.update(evaluate(case, verts, case.coarse_faces))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["verts"] = verts
@@ -156,8 +156,19 @@ def main(argv: list[str] | None = None) -> None:
         f"Command: `.venv/bin/python -m bench.quality` (seed {args.seed}).\n\n{text}\n\n"
         "![before/after](benchmark_montage.png)\n"
     )
-    (args.out.parent / "benchmark_quality_table.md").write_text(section)
-    print(f"wrote {args.out.parent / 'benchmark_quality_table.md'} and the montage")
+    write_section(args.out, section)
+    print(f"wrote {args.out} and {args.out.parent / 'benchmark_montage.png'}")
+
+
+def write_section(path: Path, section: str, start: str = "<!-- quality:start -->", end: str = "<!-- quality:end -->") -> None:
+    """Replace the generated part of the benchmark page, keeping the text around it."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    block = f"{start}\n{section}{end}\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
+    else:
+        text += "\n" + block
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """REFINE engine: test-time mesh refinement against a photo's silhouette.
 
-    from engine import refine, preset
-    result = refine(verts, faces, mask, camera, preset("default"), progress=callback)
+from engine import refine, preset
+result = refine(verts, faces, mask, camera, preset("default"), progress=callback)
 """
 
 from .camera import BlenderCamera
@@ -11,4 +11,15 @@ from .settings import PRESETS, Settings, Weights, preset
 
 __version__ = "0.1.0"
 
-__all__ = ["BlenderCamera", "InputError", "PRESETS", "Progress", "Result", "Settings", "Weights", "preset", "refine", "__version__"]
+__all__ = [
+    "BlenderCamera",
+    "InputError",
+    "PRESETS",
+    "Progress",
+    "Result",
+    "Settings",
+    "Weights",
+    "preset",
+    "refine",
+    "__version__",
+]

@@ -6,10 +6,12 @@ weights and learning rates do not depend on the user's units; results are mapped
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,10 +19,12 @@ import torch.nn.functional as F
 
 from . import losses
 from .camera import BlenderCamera, look_at, project
+from .errors import InputError
 from .inputs import check_mask, check_mesh, check_view
+from .objective import Objective
 from .params import DirectOffsets, LargeSteps, RefineNetwork, Similarity
 from .render import SilhouetteRenderer
-from .settings import Settings
+from .settings import Settings, preset
 from .symmetry import Plane, detect_plane, fit_plane_offset
 
 
@@ -55,10 +59,20 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from .errors import InputError
-
         raise InputError("settings: device 'cuda' requested but no CUDA GPU is available")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms():
+    """Deterministic kernels while a refinement runs (the backward of indexing accumulates with
+    threads otherwise), restoring the caller's setting afterwards."""
+    enabled, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn)
 
 
 def sample_surface(verts: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -121,8 +135,6 @@ def refine(
     Returns:
         Result with the refined (V, 3) vertices, same order as the input, and a report.
     """
-    from .settings import preset
-
     settings = settings or preset("default")
     settings.validate()
     verts, faces = check_mesh(verts, faces)
@@ -164,17 +176,14 @@ def refine(
         axes = np.asarray(camera.matrix_world, dtype=np.float64)[:3, :2].T
         axes = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=dtype, device=device)
         model = Similarity(local, rest.mean(0), axes).to(device)
-    w = settings.weights
-    lap = losses.uniform_laplacian(faces_t, len(verts_n), dtype) if w.laplacian else None
-    normal_t = torch.tensor(plane.normal, dtype=dtype, device=device) if plane else None
-    sym_views = _symmetry_views(settings) if (plane and w.image_symmetry) else []
-    sym_renderer = SilhouetteRenderer(
-        (settings.image_symmetry_size,) * 2, sigma=settings.sigma_px**2, backend=settings.backend
+    objective = Objective(
+        settings.weights,
+        rest,
+        faces_t,
+        plane,
+        tuple(_symmetry_views(settings)) if plane else (),
+        SilhouetteRenderer((settings.image_symmetry_size,) * 2, sigma=settings.sigma_px**2, backend=settings.backend),
     )
-
-    def render_sym(v: torch.Tensor) -> torch.Tensor:
-        return sym_renderer(torch.stack([project(c, v) for c in sym_views]), faces_t)
-
     if settings.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9)
     else:
@@ -184,62 +193,49 @@ def refine(
     per_stage = [settings.iterations // len(sizes) + (i < settings.iterations % len(sizes)) for i in range(len(sizes))]
     best_v, best_loss, best_iter = rest.clone(), math.inf, 0
     iteration, cancelled = 0, False
-    for stage, (hw, n_iter) in enumerate(zip(sizes, per_stage)):
-        renderer = SilhouetteRenderer(hw, sigma=settings.sigma_px**2, faces_per_pixel=settings.faces_per_pixel, backend=settings.backend)
-        target = F.interpolate(mask_t, size=hw, mode="area")[0]
-        stage_best, since_best = math.inf, 0
-        for _ in range(n_iter):
-            iteration += 1
-            opt.zero_grad(set_to_none=True)
-            v = model()
-            v_local = local() if settings.align else v
-            alpha = renderer(pixels(v, hw)[None], faces_t)
-            terms: dict[str, torch.Tensor] = {}
-            if w.silhouette_kind == "l2":
-                terms["silhouette"] = w.silhouette * losses.silhouette_l2(alpha, target)
-            else:
-                terms["silhouette"] = w.silhouette * losses.silhouette_bce(alpha, target)
-            if w.offset:
-                terms["offset"] = w.offset * losses.offset_l2(v_local, rest)
-            if lap is not None:
-                terms["laplacian"] = w.laplacian * losses.laplacian(lap, v - rest if w.laplacian_of == "offsets" else v)
-            if w.normal:
-                terms["normal"] = w.normal * losses.normal_consistency(v, faces_t)
-            if w.edge:
-                terms["edge"] = w.edge * losses.edge_length(v, faces_t)
-            if normal_t is not None and w.vertex_symmetry:
+    with deterministic_algorithms():
+        for stage, (hw, n_iter) in enumerate(zip(sizes, per_stage)):
+            renderer = SilhouetteRenderer(
+                hw, sigma=settings.sigma_px**2, faces_per_pixel=settings.faces_per_pixel, backend=settings.backend
+            )
+            target = F.interpolate(mask_t, size=hw, mode="area")[0]
+            stage_best, since_best = math.inf, 0
+            for _ in range(n_iter):
+                iteration += 1
+                opt.zero_grad(set_to_none=True)
+                v = model()
+                v_local = local() if settings.align else v
+                alpha = renderer(pixels(v, hw)[None], faces_t)
                 conf = local.confidence if isinstance(local, RefineNetwork) else None
-                terms["vertex_symmetry"] = w.vertex_symmetry * losses.vertex_symmetry(v, normal_t, plane.offset, conf)
-            if sym_views:
-                terms["image_symmetry"] = w.image_symmetry * losses.image_symmetry(render_sym, v, normal_t, plane.offset)
-            total = sum(terms.values())
-            total.backward()
-            opt.step()
+                terms = objective(v, v_local, alpha, target, conf)
+                total = sum(terms.values())
+                total.backward()
+                opt.step()
 
-            record = {k: float(t.detach()) for k, t in terms.items()}
-            record["total"] = float(total.detach())
-            with torch.no_grad():
-                record["iou"] = float(losses.soft_iou((alpha > 0.5).to(dtype), (target > 0.5).to(dtype)))
-            history.append(record)
-            # v is the iterate this loss was measured on (before the step).
-            if record["total"] < stage_best * (1 - 1e-3):
-                since_best = 0
-            else:
-                since_best += 1
-            # Losses at different resolutions are not comparable: the best iterate is taken
-            # within the latest stage reached.
-            if record["total"] < stage_best:
-                stage_best = record["total"]
-                best_v, best_loss, best_iter = v.detach().clone(), record["total"], iteration
-            if progress is not None:
-                stop = progress(Progress(iteration, settings.iterations, stage, hw, record, v.detach(), to_world))
-                if stop:
-                    cancelled = True
+                record = {k: float(t.detach()) for k, t in terms.items()}
+                record["total"] = float(total.detach())
+                with torch.no_grad():
+                    record["iou"] = float(losses.soft_iou((alpha > 0.5).to(dtype), (target > 0.5).to(dtype)))
+                history.append(record)
+                # v is the iterate this loss was measured on (before the step).
+                if record["total"] < stage_best * (1 - 1e-3):
+                    since_best = 0
+                else:
+                    since_best += 1
+                # Losses at different resolutions are not comparable: the best iterate is taken
+                # within the latest stage reached.
+                if record["total"] < stage_best:
+                    stage_best = record["total"]
+                    best_v, best_loss, best_iter = v.detach().clone(), record["total"], iteration
+                if progress is not None:
+                    stop = progress(Progress(iteration, settings.iterations, stage, hw, record, v.detach(), to_world))
+                    if stop:
+                        cancelled = True
+                        break
+                if since_best >= settings.patience:
                     break
-            if since_best >= settings.patience:
+            if cancelled:
                 break
-        if cancelled:
-            break
 
     elapsed = time.perf_counter() - t_start
     report = {
@@ -248,7 +244,9 @@ def refine(
         "vertices": len(verts),
         "faces": len(faces),
         "normalization": {"centre": centre.tolist(), "scale": scale},
-        "symmetry_plane": None if plane is None else {"normal": list(plane.normal), "offset": plane.offset * scale + float(np.dot(plane.normal, centre))},
+        "symmetry_plane": None
+        if plane is None
+        else {"normal": list(plane.normal), "offset": plane.offset * scale + float(np.dot(plane.normal, centre))},
         "asymmetry": asymmetry,
         "stages": [{"image_hw": list(hw), "iterations": n} for hw, n in zip(sizes, per_stage)],
         "iterations_run": iteration,

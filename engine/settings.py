@@ -92,7 +92,7 @@ class Settings:
         if not (self.lr > 0 and self.sigma_px > 0 and self.lam >= 0):
             raise InputError("settings: lr and sigma_px must be > 0, lam >= 0")
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with top-level fields and `weights` fields (by their names) replaced."""
         top = {f.name for f in fields(Settings)}
         wnames = {f.name for f in fields(Weights)}

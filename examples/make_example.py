@@ -28,7 +28,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"camera": case.camera.to_dict(), "mesh": str(out / "ground_truth.obj"), "samples": 32}))
-        cmd = [str(ROOT / ".venv-blender/bin/python"), str(ROOT / "tests/blender/scene_tools.py"), "render", str(job), str(out / "photo.png")]
+        cmd = [
+            str(ROOT / ".venv-blender/bin/python"),
+            str(ROOT / "tests/blender/scene_tools.py"),
+            "render",
+            str(job),
+            str(out / "photo.png"),
+        ]
         subprocess.run(cmd, check=True)
 
 

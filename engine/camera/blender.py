@@ -12,8 +12,9 @@ Conventions:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ class BlenderCamera:
 
     # ---------------------------------------------------------------- parsing
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "BlenderCamera":
+    def from_dict(cls, data: Mapping[str, Any]) -> BlenderCamera:
         """Validate a JSON-like mapping (Blender's field names) into a camera.
 
         Raises InputError naming the first bad field. Unknown keys are rejected so typos surface.
@@ -199,14 +200,21 @@ def project(camera: BlenderCamera, points: torch.Tensor) -> torch.Tensor:
 
 
 def look_at(
-    target: np.ndarray, azimuth_deg: float, elevation_deg: float, distance: float, size: tuple[int, int] = (256, 256), lens: float = 50.0
+    target: np.ndarray,
+    azimuth_deg: float,
+    elevation_deg: float,
+    distance: float,
+    size: tuple[int, int] = (256, 256),
+    lens: float = 50.0,
 ) -> BlenderCamera:
     """A perspective Blender camera orbiting `target` (Z up), looking at it.
 
     Azimuth is measured in the XY plane from +X towards +Y; elevation up from the XY plane.
     """
     az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    eye = np.asarray(target, dtype=np.float64) + distance * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    eye = np.asarray(target, dtype=np.float64) + distance * np.array(
+        [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]
+    )
     back = eye - target
     back /= np.linalg.norm(back)  # the camera's local +Z points away from what it sees
     up = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.999 else np.array([0.0, 1.0, 0.0])

@@ -12,7 +12,18 @@ import bpy
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Matrix, Vector
 
-CAMERA_FIELDS = ("type", "lens", "ortho_scale", "sensor_width", "sensor_height", "sensor_fit", "shift_x", "shift_y", "clip_start", "clip_end")
+CAMERA_FIELDS = (
+    "type",
+    "lens",
+    "ortho_scale",
+    "sensor_width",
+    "sensor_height",
+    "sensor_fit",
+    "shift_x",
+    "shift_y",
+    "clip_start",
+    "clip_end",
+)
 RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
 
 

@@ -1,0 +1,120 @@
+"""End-to-end refinement: the CLI on the bundled example, and the Python API's guarantees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import BlenderCamera, preset, refine
+from engine.io import load_mesh
+from engine.metrics import chamfer_fscore, iou, normalize_to_reference, sample_points
+from engine.preview import silhouette
+
+from .conftest import EXAMPLE, run_cli
+
+FAST = preset("fast")
+
+
+def _chamfer(verts, faces, gt_verts, gt_faces) -> float:
+    gt, pred = normalize_to_reference(gt_verts, verts)
+    return chamfer_fscore(sample_points(pred, faces), sample_points(gt, gt_faces))[0]
+
+
+def test_cli_refines_the_bundled_example(tmp_path, example):
+    out, report, preview = tmp_path / "refined.obj", tmp_path / "report.json", tmp_path / "before_after.png"
+    proc = run_cli(
+        "refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--image", str(EXAMPLE / "photo.png"),
+        "--camera", str(EXAMPLE / "camera.json"), "--out", str(out), "--preset", "fast", "--seed", "3",
+        "--report", str(report), "--preview", str(preview),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout
+    verts, faces = load_mesh(out)
+    # Same topology and vertex order: only the `v` lines of the OBJ change.
+    np.testing.assert_array_equal(faces, example["faces"])
+    src, dst = (EXAMPLE / "coarse.obj").read_text().splitlines(), out.read_text().splitlines()
+    assert [s for s in src if not s.startswith("v ")] == [s for s in dst if not s.startswith("v ")]
+    target = example["mask"] > 0.5
+    before = iou(silhouette(example["verts"], faces, example["camera"]), target)
+    after = iou(silhouette(verts, faces, example["camera"]), target)
+    assert after > 0.93 and after > before + 0.1, (before, after)
+    gt = (example["gt_verts"], example["gt_faces"])
+    assert _chamfer(verts, faces, *gt) < 0.7 * _chamfer(example["verts"], faces, *gt)
+    rep = json.loads(report.read_text())
+    assert rep["settings"]["seed"] == 3 and rep["iterations_run"] <= FAST.iterations
+    assert preview.stat().st_size > 1000
+
+
+def test_same_seed_same_result(example):
+    args = (example["verts"], example["faces"], example["mask"], example["camera"])
+    s = FAST.with_overrides(iterations=12, seed=7)
+    a, b = refine(*args, s), refine(*args, s)
+    np.testing.assert_array_equal(a.vertices, b.vertices)
+
+
+def test_result_does_not_depend_on_scene_units_or_position(example):
+    """The whole scene x100 and moved far away: the same refinement, scaled."""
+    k, shift = 100.0, np.array([1000.0, -500.0, 250.0])
+    cam = example["camera"].to_dict()
+    m = np.array(cam["matrix_world"])
+    m[:3, 3] = m[:3, 3] * k + shift
+    scaled_cam = BlenderCamera.from_dict({**cam, "matrix_world": m.tolist(), "clip_start": 0.1 * k, "clip_end": 1e6})
+    s = FAST.with_overrides(iterations=20)
+    a = refine(example["verts"], example["faces"], example["mask"], example["camera"], s)
+    b = refine(example["verts"] * k + shift, example["faces"], example["mask"], scaled_cam, s)
+    size = np.ptp(a.vertices, axis=0).max()
+    assert np.abs((b.vertices - shift) / k - a.vertices).max() < 1e-3 * size
+    assert a.report["best_iteration"] == b.report["best_iteration"]
+
+
+def test_returns_the_best_iterate_and_streams_every_iteration(example):
+    seen = {}
+
+    def progress(p):
+        seen[p.iteration] = (p.losses["total"], p.vertices(), p.stage)
+
+    s = FAST.with_overrides(iterations=30, patience=1000)
+    result = refine(example["verts"], example["faces"], example["mask"], example["camera"], s, progress=progress)
+    assert sorted(seen) == list(range(1, 31))
+    last_stage = [i for i in seen if seen[i][2] == max(v[2] for v in seen.values())]
+    best = min(last_stage, key=lambda i: seen[i][0])
+    assert result.report["best_iteration"] == best
+    np.testing.assert_allclose(result.vertices, seen[best][1])
+
+
+def test_progress_callback_can_stop_the_run(example):
+    calls = []
+
+    def progress(p):
+        calls.append(p.iteration)
+        return p.iteration == 5
+
+    result = refine(example["verts"], example["faces"], example["mask"], example["camera"], FAST, progress=progress)
+    assert result.cancelled and calls == [1, 2, 3, 4, 5] and result.report["iterations_run"] == 5
+    assert result.vertices.shape == example["verts"].shape
+
+
+@pytest.mark.parametrize("symmetry, expect", [("none", None), ("y", (0.0, 1.0, 0.0)), ("auto", "found")])
+def test_symmetry_setting(example, symmetry, expect):
+    s = FAST.with_overrides(iterations=2, symmetry=symmetry)
+    plane = refine(example["verts"], example["faces"], example["mask"], example["camera"], s).report["symmetry_plane"]
+    if expect is None:
+        assert plane is None
+    elif expect == "found":  # the cow is left-right symmetric
+        assert plane is not None
+    else:
+        assert tuple(plane["normal"]) == expect
+
+
+@pytest.mark.parametrize(
+    "parameterization, extra", [("offsets", {}), ("network", {"encoder": "random"}), ("network", {"encoder": "none"})]
+)
+def test_other_parameterizations_run_and_improve_the_silhouette(example, parameterization, extra):
+    s = FAST.with_overrides(
+        parameterization=parameterization, iterations=25, lr=1e-3 if parameterization == "offsets" else 1e-4, **extra
+    )
+    r = refine(example["verts"], example["faces"], example["mask"], example["camera"], s, image=example["rgb"])
+    first, best = r.report["history"][0]["iou"], r.report["history"][r.report["best_iteration"] - 1]["iou"]
+    assert best > first
