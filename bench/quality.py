@@ -57,7 +57,6 @@ def evaluate(case: Case, verts: np.ndarray, faces: np.ndarray) -> dict[str, floa
 
 def run_one(case_name: str, config: str, seed: int) -> dict:
     """Run one configuration on one case (in a child process); returns metrics and timings."""
-    torch.set_num_threads(torch.get_num_threads())
     case = make_case(case_name, seed)
     name, overrides = CONFIGS[config]
     out: dict = {"case": case_name, "config": config}

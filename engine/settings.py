@@ -42,7 +42,8 @@ class Settings:
             are split evenly.
         max_size: longest image side rendered in the last stage, in pixels (capped at the image).
         sigma_px: silhouette edge softness in pixels (PyTorch3D's sigma = (sigma_px * 2 / S)^2).
-        faces_per_pixel: K nearest faces blended per pixel.
+        faces_per_pixel: K nearest faces blended per pixel by the "pytorch3d" backend (the fast
+            backend blends every face within the blur radius).
         optimizer: "adam" or "sgd" (momentum 0.9, the PyTorch3D tutorial's).
         symmetry: "auto" (find the plane, or none if the shape is not symmetric), "none", or a
             world axis "x" | "y" | "z" for the plane's normal.
@@ -81,6 +82,9 @@ class Settings:
             raise InputError(f"settings: symmetry must be one of {', '.join(SYMMETRY)} (got {self.symmetry!r})")
         if self.device not in DEVICES:
             raise InputError(f"settings: device must be one of {', '.join(DEVICES)}")
+        for name, allowed in (("optimizer", ("adam", "sgd")), ("backend", ("fast", "pytorch3d")), ("encoder", ("random", "none"))):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"settings: {name} must be one of {', '.join(allowed)}")
         if not 1 <= self.iterations <= 100_000:
             raise InputError("settings: iterations must be in 1..100000")
         if not 16 <= self.max_size <= 4096:

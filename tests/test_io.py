@@ -1,0 +1,41 @@
+"""Mesh and image files: formats keep the vertex order; OBJ output keeps everything but positions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from engine.io import load_image, load_mesh, save_mesh
+
+from .conftest import EXAMPLE
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".glb", ".off", ".stl"])
+def test_formats_round_trip_in_vertex_order(tmp_path, suffix):
+    verts, faces = load_mesh(EXAMPLE / "coarse.obj")
+    path = tmp_path / f"mesh{suffix}"
+    trimesh.Trimesh(verts, faces, process=False).export(path)
+    v2, f2 = load_mesh(path)
+    if suffix == ".stl":  # STL stores triangle soup: positions per face corner
+        np.testing.assert_allclose(v2[f2], verts[faces], atol=1e-5)
+        return
+    np.testing.assert_allclose(v2, verts, atol=1e-5)
+    np.testing.assert_array_equal(f2, faces)
+
+
+def test_obj_output_replaces_only_positions(tmp_path):
+    src = tmp_path / "quad.obj"
+    src.write_text("# a quad with UVs\nmtllib none.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 1\ng part\nf 1/1 2/2 3/1 4/2\n")
+    verts, faces = load_mesh(src)
+    assert faces.shape == (2, 3)  # the quad is triangulated for the optimization
+    out = tmp_path / "out.obj"
+    save_mesh(out, verts + 0.5, faces, template=src)
+    lines = out.read_text().splitlines()
+    assert lines[2] == "v 0.5 0.5 0.5" and "f 1/1 2/2 3/1 4/2" in lines and "g part" in lines
+
+
+def test_rgba_alpha_is_the_silhouette():
+    rgb, mask = load_image(EXAMPLE / "photo.png")
+    assert rgb.shape == (240, 320, 3) and mask.shape == (240, 320)
+    assert 0.05 < (mask > 0.5).mean() < 0.5 and mask.min() == 0.0 and mask.max() == 1.0
