@@ -26,7 +26,9 @@ def test_formats_round_trip_in_vertex_order(tmp_path, suffix):
 
 def test_obj_output_replaces_only_positions(tmp_path):
     src = tmp_path / "quad.obj"
-    src.write_text("# a quad with UVs\nmtllib none.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 1\ng part\nf 1/1 2/2 3/1 4/2\n")
+    src.write_text(
+        "# a quad with UVs\nmtllib none.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 1\ng part\nf 1/1 2/2 3/1 4/2\n"
+    )
     verts, faces = load_mesh(src)
     assert faces.shape == (2, 3)  # the quad is triangulated for the optimization
     out = tmp_path / "out.obj"
