@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from engine.metrics import chamfer_fscore, iou, normalize_to_reference, sample_points
+from engine.preview import overlay
 from engine.refine import refine
 from engine.settings import preset
 
@@ -100,8 +101,7 @@ def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, 
             cam = case.camera if view == "input" else unseen_cameras(case)[0]
             gt = render_mask(case.gt_verts, case.gt_faces, cam, 1) > 0.5
             pred = render_mask(results[(name, cfg)]["verts"], case.coarse_faces, cam, 1) > 0.5
-            rgb = np.stack([pred, gt, np.zeros_like(gt)], -1).astype(np.uint8) * 230 + 20
-            img = Image.fromarray(rgb)
+            img = Image.fromarray(overlay(pred, gt))
             img.thumbnail((tile, tile))
             sheet.paste(img, (j * tile, 16 + i * (tile + 16)))
             draw.text((j * tile + 4, 16 + i * (tile + 16) + tile), name, fill="black")

@@ -21,8 +21,7 @@ def silhouette(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera) -> n
 
 def overlay(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: yellow where both cover, red = mesh only, green = reference only."""
-    rgb = np.stack([pred, target, np.zeros_like(target)], -1).astype(np.uint8) * 230 + 20
-    return rgb
+    return np.stack([pred, target, np.zeros_like(target)], -1).astype(np.uint8) * 230 + 20
 
 
 def before_after(
