@@ -1,7 +1,6 @@
 """REFINE engine: test-time mesh refinement against a photo's silhouette.
 
-from engine import refine, preset
-result = refine(verts, faces, mask, camera, preset("default"), progress=callback)
+Usage: ``result = engine.refine(verts, faces, mask, camera, engine.preset("default"), progress=cb)``.
 """
 
 from .camera import BlenderCamera

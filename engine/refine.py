@@ -170,12 +170,13 @@ def refine(
         return p * torch.tensor([hw[1] / img_w, hw[0] / img_h, 1.0], dtype=dtype, device=device)
 
     local = _make_model(settings, rest, faces_t, image, sizes[-1], pixels, device, dtype)
-    model: torch.nn.Module = local
+    similarity: Similarity | None = None
     if settings.align:
         # Camera right/up in the normalized frame (the normalization has no rotation).
         axes = np.asarray(camera.matrix_world, dtype=np.float64)[:3, :2].T
         axes = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=dtype, device=device)
-        model = Similarity(local, rest.mean(0), axes).to(device)
+        similarity = Similarity(local, rest.mean(0), axes).to(device)
+    model: torch.nn.Module = similarity or local
     objective = Objective(
         settings.weights,
         rest,
@@ -203,8 +204,9 @@ def refine(
             for _ in range(n_iter):
                 iteration += 1
                 opt.zero_grad(set_to_none=True)
-                v = model()
-                v_local = local() if settings.align else v
+                # The local parameterization runs once; the similarity (if any) goes on top.
+                v_local = local()
+                v = v_local if similarity is None else similarity.transform(v_local)
                 alpha = renderer(pixels(v, hw)[None], faces_t)
                 conf = local.confidence if isinstance(local, RefineNetwork) else None
                 terms = objective(v, v_local, alpha, target, conf)

@@ -82,7 +82,11 @@ class Settings:
             raise InputError(f"settings: symmetry must be one of {', '.join(SYMMETRY)} (got {self.symmetry!r})")
         if self.device not in DEVICES:
             raise InputError(f"settings: device must be one of {', '.join(DEVICES)}")
-        for name, allowed in (("optimizer", ("adam", "sgd")), ("backend", ("fast", "pytorch3d")), ("encoder", ("random", "none"))):
+        for name, allowed in (
+            ("optimizer", ("adam", "sgd")),
+            ("backend", ("fast", "pytorch3d")),
+            ("encoder", ("random", "none")),
+        ):
             if getattr(self, name) not in allowed:
                 raise InputError(f"settings: {name} must be one of {', '.join(allowed)}")
         if not 1 <= self.iterations <= 100_000:

@@ -21,5 +21,9 @@ class Similarity(torch.nn.Module):
         self.log_scale = torch.nn.Parameter(torch.zeros(()))
         self.shift = torch.nn.Parameter(torch.zeros(2))
 
+    def transform(self, local: torch.Tensor) -> torch.Tensor:
+        """The similarity applied to (V, 3) vertices of the local parameterization."""
+        return self.centre + torch.exp(self.log_scale) * (local - self.centre) + self.shift @ self.axes
+
     def forward(self) -> torch.Tensor:
-        return self.centre + torch.exp(self.log_scale) * (self.local() - self.centre) + self.shift @ self.axes
+        return self.transform(self.local())
