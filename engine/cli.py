@@ -83,14 +83,103 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    from .server import Limits
+
+    d = Limits()
+    p = sub.add_parser("serve", help="run the engine as a local socket service (protocol: docs/protocol.md)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default loopback only; anything else is reachable by others)"
+    )
+    p.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free one, printed on the ready line)")
+    p.add_argument("--port-file", type=Path, help="also write the ready line's JSON to this file (mode 0600)")
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        help="read the secret token from this 0600 file (created if missing); "
+        "otherwise $REFINE_ENGINE_TOKEN, otherwise a new one printed on the ready line",
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--max-frame-mb", type=int, default=d.max_frame >> 20, help="largest accepted frame, MiB")
+    p.add_argument("--max-vertices", type=int, default=d.max_vertices)
+    p.add_argument("--max-faces", type=int, default=d.max_faces)
+    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
+    p.add_argument("--max-iterations", type=int, default=d.max_iterations)
+    p.add_argument("--max-queue", type=int, default=d.max_queue, help="jobs waiting at most")
+    p.add_argument("--max-clients", type=int, default=d.max_clients, help="connections at most")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from refine_protocol import PROTOCOL_VERSION
+    from refine_protocol.messages import READY_PREFIX
+
+    from . import __version__
+    from .server import Limits, Server, load_token
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    limits = Limits(
+        max_frame=args.max_frame_mb << 20,
+        max_vertices=args.max_vertices,
+        max_faces=args.max_faces,
+        max_image_pixels=args.max_image_pixels,
+        max_iterations=args.max_iterations,
+        max_queue=args.max_queue,
+        max_clients=args.max_clients,
+    )
+    if min(limits.to_dict().values()) < 1:
+        raise InputError("serve: every --max-* limit must be at least 1")
+    token, generated = load_token(args.token_file)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        logging.getLogger("engine.server").warning(
+            "listening on %s: anyone who can reach it and knows the token can use this engine; "
+            "prefer the default 127.0.0.1 with an SSH tunnel",
+            args.host,
+        )
+    try:
+        server = Server(token, args.host, args.port, limits, args.device)
+    except OSError as exc:
+        raise InputError(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    ready = {
+        "host": server.host,
+        "port": server.port,
+        "pid": os.getpid(),
+        "protocol": PROTOCOL_VERSION,
+        "engine_version": __version__,
+        "device": server.device,
+    }
+    if generated:
+        ready["token"] = token
+    line = json.dumps(ready)
+    if args.port_file:
+        fd = os.open(args.port_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(line + "\n")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.shutdown())
+    logging.getLogger("engine.server").info(
+        "listening on %s:%d (%s, %s)", server.host, server.port, server.device, server.device_name
+    )
+    print(READY_PREFIX + line, flush=True)
+    server.serve_forever()
+    if args.port_file:
+        args.port_file.unlink(missing_ok=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="REFINE mesh refinement engine")
     sub = parser.add_subparsers(dest="command", required=True)
     _refine_parser(sub)
+    _serve_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "refine":
             return cmd_refine(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -138,6 +138,9 @@ def refine(
     settings = settings or preset("default")
     settings.validate()
     verts, faces = check_mesh(verts, faces)
+    # The optimization is float32; rounding the input once makes every entry point (float64 from
+    # files, float32 from the socket) start from the same numbers and give the same result.
+    verts = verts.astype(np.float32).astype(np.float64)
     mask = check_mask(mask, camera)
     check_view(verts, camera)
     t_start = time.perf_counter()

@@ -80,8 +80,8 @@ class Frame:
         return self.header["type"]
 
 
-def encode_frame(header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> bytes:
-    """Serialize a header (a JSON object with "type") and blobs into one frame."""
+def frame_parts(header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> list[bytes | memoryview]:
+    """The frame as a list of buffers (prefix + header, then each blob's bytes, uncopied)."""
     if "blobs" in header:
         raise ValueError("'blobs' is reserved: pass arrays as Blob objects")
     head = dict(header)
@@ -90,7 +90,22 @@ def encode_frame(header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = 
     if len(raw) > MAX_HEADER:
         raise FrameError(f"header of {len(raw)} bytes exceeds {MAX_HEADER}", "too_large")
     payload = sum(len(b.data) for b in blobs)
-    return b"".join([PREFIX.pack(MAGIC, len(raw), payload), raw, *[bytes(b.data) for b in blobs]])
+    return [PREFIX.pack(MAGIC, len(raw), payload) + raw, *[memoryview(b.data) for b in blobs]]
+
+
+def encode_frame(header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> bytes:
+    """Serialize a header (a JSON object with "type") and blobs into one frame."""
+    return b"".join(frame_parts(header, blobs))
+
+
+def send_frame(sock: Any, header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> None:
+    """Write one frame to a socket without joining big blobs into one buffer first."""
+    parts = frame_parts(header, blobs)
+    if sum(len(p) for p in parts) <= 1 << 16:
+        sock.sendall(b"".join(parts))
+    else:
+        for part in parts:
+            sock.sendall(part)
 
 
 def parse_prefix(prefix: bytes, max_frame: int = DEFAULT_MAX_FRAME) -> tuple[int, int]:
@@ -132,7 +147,7 @@ def _parse_blobs(specs: Any, payload: memoryview) -> dict[str, Blob]:
     return blobs
 
 
-def decode_body(header_bytes: bytes, payload: bytes | memoryview) -> Frame:
+def decode_body(header_bytes: bytes | memoryview, payload: bytes | memoryview) -> Frame:
     """Parse the header JSON and slice the payload into blobs (no copies)."""
     try:
         header = json.loads(bytes(header_bytes).decode("utf-8"), parse_constant=_reject_constant)
@@ -157,7 +172,7 @@ def decode_frame(data: bytes, max_frame: int = DEFAULT_MAX_FRAME) -> Frame:
     return decode_body(view[PREFIX.size : PREFIX.size + h], view[PREFIX.size + h :])
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+def _read_exactly(stream: BinaryIO, n: int) -> bytearray:
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
@@ -165,7 +180,7 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
         if not k:
             raise FrameError(f"connection closed after {got} of {n} bytes", "truncated")
         got += k
-    return bytes(buf)
+    return buf
 
 
 def read_frame(stream: BinaryIO, max_frame: int = DEFAULT_MAX_FRAME) -> Frame | None:
@@ -176,7 +191,8 @@ def read_frame(stream: BinaryIO, max_frame: int = DEFAULT_MAX_FRAME) -> Frame | 
     first = stream.read(1)
     if not first:
         return None
-    prefix = first + _read_exactly(stream, PREFIX.size - 1)
+    prefix = first + bytes(_read_exactly(stream, PREFIX.size - 1))
     h, p = parse_prefix(prefix, max_frame)
     body = _read_exactly(stream, h + p)
-    return decode_body(body[:h], memoryview(body)[h:])
+    view = memoryview(body)
+    return decode_body(view[:h], view[h:])
