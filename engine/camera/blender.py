@@ -85,7 +85,12 @@ class BlenderCamera:
                     raise InputError(f"camera: '{f.name}' must be a string")
                 kwargs[f.name] = value.upper()
             elif f.type == "int":
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, (int, float))
+                    or not math.isfinite(value)
+                    or value != int(value)
+                ):
                     raise InputError(f"camera: '{f.name}' must be an integer, got {value!r}")
                 kwargs[f.name] = int(value)
             else:
