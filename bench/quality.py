@@ -14,15 +14,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import multiprocessing as mp
-import os
-import platform
 import resource
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from engine.metrics import chamfer_fscore, iou, normalize_to_reference, sample_points
 from engine.preview import overlay
@@ -30,6 +26,7 @@ from engine.refine import refine
 from engine.settings import preset
 
 from .cases import SOURCES, Case, make_case, render_mask, unseen_cameras
+from .report import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"  # one .npz per (case, config, seed): reruns only what is missing
@@ -168,36 +165,13 @@ def main(argv: list[str] | None = None) -> None:
     text = table(results, args.cases, configs)
     print(text)
     montage(results, args.cases, args.out.parent / "benchmark_montage.png")
-    machine = f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}"
     section = (
-        f"## Quality benchmark ({date.today().isoformat()}, {machine}, "
-        f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'})\n\n"
+        f"## Quality benchmark ({machine()})\n\n"
         f"Command: `.venv/bin/python -m bench.quality` (seed {args.seed}).\n\n{text}\n\n"
         "![before/after](benchmark_montage.png)\n"
     )
-    write_section(args.out, section)
+    write_section(args.out, "quality", section)
     print(f"wrote {args.out} and {args.out.parent / 'benchmark_montage.png'}")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_section(path: Path, section: str, start: str = "<!-- quality:start -->", end: str = "<!-- quality:end -->") -> None:
-    """Replace the generated part of the benchmark page, keeping the text around it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    block = f"{start}\n{section}{end}\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
-    else:
-        text += "\n" + block
-    path.write_text(text)
 
 
 if __name__ == "__main__":

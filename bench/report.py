@@ -1,0 +1,48 @@
+"""Shared by the benchmarks: the machine's description and the generated sections of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import date
+from pathlib import Path
+
+import torch
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """e.g. "2026-11-25, AMD EPYC 7B13, 2 cores, torch 2.12.0, CPU"."""
+    device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    return f"{date.today().isoformat()}, {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {device}"
+
+
+def write_section(path: Path, name: str, section: str) -> None:
+    """Replace the generated block `name` of the benchmark page, keeping the text around it."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    block = f"{start}\n{section}{end}\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
+    else:
+        text += "\n" + block
+    path.write_text(text)
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
