@@ -23,6 +23,7 @@ from .errors import InputError
 from .inputs import check_mask, check_mesh, check_view
 from .objective import Objective
 from .params import DirectOffsets, LargeSteps, RefineNetwork, Similarity
+from .proxy import make_proxy
 from .render import SilhouetteRenderer
 from .settings import Settings, preset
 from .symmetry import Plane, detect_plane, fit_plane_offset
@@ -153,9 +154,13 @@ def refine(
     verts_n = (verts - centre) / scale
     plane, asymmetry = choose_plane(verts_n, faces, settings)
     t_plane = time.perf_counter() - t_start
+    # A large mesh is optimized through a simplified proxy; the output keeps every input vertex.
+    proxy = make_proxy(verts_n, faces, settings.proxy_faces) if 0 < settings.proxy_faces < len(faces) else None
+    opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (verts_n, faces)
+    t_proxy = time.perf_counter() - t_start - t_plane
 
-    rest = torch.tensor(verts_n, dtype=dtype, device=device)
-    faces_t = torch.tensor(faces, dtype=torch.int64, device=device)
+    rest = torch.tensor(opt_verts, dtype=dtype, device=device)
+    faces_t = torch.tensor(opt_faces, dtype=torch.int64, device=device)
     centre_t = torch.tensor(centre, dtype=dtype, device=device)
     mask_t = torch.tensor(mask, dtype=dtype, device=device)[None, None]
     img_w, img_h = camera.image_size_wh
@@ -165,7 +170,9 @@ def refine(
         return centre_t + scale * v
 
     def to_world(v: torch.Tensor) -> np.ndarray:
-        return centre + scale * v.detach().cpu().double().numpy()
+        """Optimized (normalized, maybe proxy) vertices -> every input vertex in world units."""
+        v_n = v.detach().cpu().double().numpy()
+        return centre + scale * (proxy.carry(v_n) if proxy else v_n)
 
     def pixels(v: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         """(V, 3) normalized vertices -> (V, 3) pixel u, v, depth at stage resolution hw."""
@@ -253,12 +260,18 @@ def refine(
         if plane is None
         else {"normal": list(plane.normal), "offset": plane.offset * scale + float(np.dot(plane.normal, centre))},
         "asymmetry": asymmetry,
+        "proxy": None if proxy is None else {"vertices": len(proxy.verts), "faces": len(proxy.faces)},
         "stages": [{"image_hw": list(hw), "iterations": n} for hw, n in zip(sizes, per_stage)],
         "iterations_run": iteration,
         "best_iteration": best_iter,
         "best_loss": best_loss,
         "cancelled": cancelled,
-        "seconds": {"total": elapsed, "symmetry_search": t_plane, "per_iteration": (elapsed - t_plane) / max(iteration, 1)},
+        "seconds": {
+            "total": elapsed,
+            "symmetry_search": t_plane,
+            "proxy": t_proxy,
+            "per_iteration": (elapsed - t_plane - t_proxy) / max(iteration, 1),
+        },
         "history": history,
     }
     return Result(to_world(best_v), report, cancelled)

@@ -52,6 +52,8 @@ class Settings:
         image_symmetry_views: number of fixed viewpoints of the image-symmetry loss.
         patience: a stage ends early after this many iterations without a 0.1 % loss improvement.
         backend: silhouette renderer, "fast" or "pytorch3d".
+        proxy_faces: a mesh with more faces is optimized through a decimated proxy of about this
+            many faces and the deformation carried back to every vertex (0: never).
     """
 
     parameterization: str = "largesteps"
@@ -72,6 +74,7 @@ class Settings:
     image_symmetry_size: int = 64
     patience: int = 50
     backend: str = "fast"
+    proxy_faces: int = 20_000
     device: str = "auto"
     seed: int = 0
 
@@ -97,6 +100,8 @@ class Settings:
             raise InputError("settings: stages must be fractions in (0, 1]")
         if not 1 <= self.faces_per_pixel <= 150:
             raise InputError("settings: faces_per_pixel must be in 1..150 (PyTorch3D's cap)")
+        if self.proxy_faces != 0 and not 100 <= self.proxy_faces <= 10_000_000:
+            raise InputError("settings: proxy_faces must be 0 (never) or in 100..10000000")
         if not (self.lr > 0 and self.sigma_px > 0 and self.lam >= 0):
             raise InputError("settings: lr and sigma_px must be > 0, lam >= 0")
 
