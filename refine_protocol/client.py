@@ -127,16 +127,18 @@ class EngineClient:
         return self.request({"type": m.STATUS}, m.STATUS).header
 
     def job_frames(self, job: str) -> Iterator[Frame]:
-        """Frames of one job until (and including) its result, cancelled or error frame."""
+        """Frames of one job until (and including) its result, cancelled or error frame (or an
+        error about the whole connection, which ends the job too)."""
         skipped: list[Frame] = []
         try:
             while True:
                 frame = self.receive()
-                if frame.header.get("job") != job:
+                connection_error = frame.type == m.ERROR and "job" not in frame.header
+                if frame.header.get("job") != job and not connection_error:
                     skipped.append(frame)
                     continue
                 yield frame
-                if frame.type in m.JOB_END:
+                if frame.type in m.JOB_END or connection_error:
                     return
         finally:
             self._pending.extendleft(reversed(skipped))

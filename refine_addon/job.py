@@ -1,0 +1,93 @@
+"""A refinement running on a worker thread: socket I/O off Blender's main thread. The main thread
+only drains `events` (standard library only, no bpy)."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine_link import EngineConfig, EngineLink, EngineUnavailable
+from .refine_protocol.client import EngineClient, EngineError
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Event:
+    """kind: "started" | "progress" | "result" | "cancelled" | "error".
+    For progress/result, `vertices` is (V, 3) float32 world positions (or None)."""
+
+    kind: str
+    header: dict[str, Any] = field(default_factory=dict)
+    vertices: Any = None
+
+
+@dataclass
+class JobInput:
+    vertices: Any  # (V, 3) float32 world units
+    faces: Any  # (F, 3) int32
+    camera: dict[str, Any]
+    image: bytes | None = None
+    mask: Any = None  # (H, W) float32, row 0 at the top
+    settings: dict[str, Any] = field(default_factory=dict)
+    progress_hz: float = 10.0
+
+
+class RefineJob:
+    """Start with start(); poll `events`; cancel() from any thread. Always ends with exactly one
+    of result / cancelled / error."""
+
+    def __init__(self, link: EngineLink, config: EngineConfig, job_input: JobInput) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.id = f"blender-{next(_ids)}"
+        self._link, self._config, self._input = link, config, job_input
+        self._client: EngineClient | None = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"refine-{self.id}", daemon=True)
+
+    def start(self) -> RefineJob:
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        client = self._client
+        if client is not None:
+            try:
+                client.cancel(self.id)
+            except OSError:
+                pass
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._client = client = self._link.connect(self._config)
+        except (EngineUnavailable, EngineError) as exc:
+            self.events.put(Event("error", {"code": "unreachable", "message": str(exc)}))
+            return
+        try:
+            if self._cancel.is_set():
+                self.events.put(Event("cancelled"))
+                return
+            i = self._input
+            client.submit(
+                self.id, i.vertices, i.faces, i.camera, image=i.image, mask=i.mask, settings=i.settings, progress_hz=i.progress_hz
+            )
+            if self._cancel.is_set():  # cancelled while submitting
+                client.cancel(self.id)
+            for frame in client.job_frames(self.id):
+                blob = frame.blobs.get("vertices")
+                self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array().copy()))
+                if frame.type in ("result", "cancelled", "error"):
+                    return
+        except EngineError as exc:  # e.g. the engine died mid-run
+            self.events.put(Event("error", {"code": exc.code, "message": f"the engine stopped answering ({exc.message})"}))
+        except OSError as exc:
+            self.events.put(Event("error", {"code": "disconnected", "message": f"lost the engine: {exc}"}))
+        finally:
+            client.close()

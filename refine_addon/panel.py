@@ -1,0 +1,40 @@
+"""The "REFINE" tab in the 3D View sidebar. draw() only reads properties: it never raises."""
+
+from __future__ import annotations
+
+import bpy
+
+from .properties import scene_settings
+
+
+class VIEW3D_PT_refine(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "REFINE"
+    bl_label = "Refine Mesh"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        props = scene_settings(context.scene)
+        col = layout.column()
+        col.prop(props, "image")
+        col.prop(props, "image_path")
+        col.prop(props, "camera")
+        col.prop(props, "symmetry")
+        col.prop(props, "preset")
+        col.prop(props, "iterations")
+        if props.running:
+            layout.progress(factor=props.progress, type="BAR", text=props.status or "Refining...")
+            layout.operator("refine.cancel", icon="CANCEL")
+        else:
+            layout.operator("refine.refine_mesh", icon="MOD_SHRINKWRAP")
+            if props.status:
+                layout.label(text=props.status)
+
+
+def register() -> None:
+    bpy.utils.register_class(VIEW3D_PT_refine)
+
+
+def unregister() -> None:
+    bpy.utils.unregister_class(VIEW3D_PT_refine)

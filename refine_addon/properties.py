@@ -1,0 +1,64 @@
+"""The REFINE panel's settings, stored per scene (Scene.refine)."""
+
+from __future__ import annotations
+
+import bpy
+
+PRESETS = [
+    ("default", "Default", "Large Steps + detected symmetry, 300 iterations, 128 then 256 px"),
+    ("fast", "Fast", "80 iterations at up to 160 px: a quick preview"),
+    ("paper", "Paper", "REFINE as published (slow on a CPU)"),
+    ("naive", "Naive", "PyTorch3D-tutorial fitting, for comparison"),
+]
+SYMMETRY = [
+    ("AUTO", "Auto", "Find the mirror plane, or none if the mesh is not symmetric"),
+    ("NONE", "None", "No symmetry"),
+    ("X", "X", "Mirror plane normal to world X"),
+    ("Y", "Y", "Mirror plane normal to world Y"),
+    ("Z", "Z", "Mirror plane normal to world Z"),
+]
+
+
+def _is_camera(self, obj: bpy.types.Object) -> bool:
+    return obj.type == "CAMERA"
+
+
+class RefineSettings(bpy.types.PropertyGroup):
+    image: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Image,
+        name="Image",
+        description="Reference photo; its alpha is the silhouette (default: the camera's background image)",
+    )
+    image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="File", subtype="FILE_PATH", description="Reference photo file (used instead of the Image when set)"
+    )
+    camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Object,
+        poll=_is_camera,
+        name="Camera",
+        description="The camera the photo was taken from (default: the scene camera)",
+    )
+    symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default="AUTO")  # type: ignore[valid-type]
+    preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default="default")  # type: ignore[valid-type]
+    iterations: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Iterations", min=0, max=10000, default=0, description="0: the preset's own count"
+    )
+    # Live state shown by the panel while a refinement runs.
+    running: bpy.props.BoolProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    progress: bpy.props.FloatProperty(min=0.0, max=1.0, options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    status: bpy.props.StringProperty(options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+
+def scene_settings(scene: bpy.types.Scene | None) -> RefineSettings:
+    """The scene's REFINE settings (a dynamic property type checkers cannot see)."""
+    return scene.refine  # type: ignore[union-attr]
+
+
+def register() -> None:
+    bpy.utils.register_class(RefineSettings)
+    bpy.types.Scene.refine = bpy.props.PointerProperty(type=RefineSettings)  # type: ignore[attr-defined,func-returns-value]
+
+
+def unregister() -> None:
+    del bpy.types.Scene.refine  # type: ignore[attr-defined]
+    bpy.utils.unregister_class(RefineSettings)

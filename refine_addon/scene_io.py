@@ -1,0 +1,112 @@
+"""Blender data <-> engine arrays: the mesh in world space, the camera's fields, the reference
+image, and writing positions into the "REFINE" shape key with the fast foreach paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+KEY_NAME = "REFINE"
+BASIS_NAME = "Basis"
+
+_CAMERA_FIELDS = (
+    "lens",
+    "ortho_scale",
+    "sensor_width",
+    "sensor_height",
+    "sensor_fit",
+    "shift_x",
+    "shift_y",
+    "clip_start",
+    "clip_end",
+)
+_RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
+
+
+class InputProblem(ValueError):
+    """Something about the scene that stops a refinement; the message is shown to the user."""
+
+
+def mesh_world(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
+    """The base mesh (no modifiers, no shape keys) as (V, 3) float32 world positions and
+    (F, 3) int32 triangles (n-gons triangulated; vertex order kept)."""
+    mesh = obj.data
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", co)
+    mesh.calc_loop_triangles()
+    tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("vertices", tris)
+    m = np.array(obj.matrix_world, dtype=np.float64)
+    world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+    return world.astype(np.float32), tris.reshape(-1, 3)
+
+
+def world_to_local(obj: bpy.types.Object, world: np.ndarray) -> np.ndarray:
+    m = np.linalg.inv(np.array(obj.matrix_world, dtype=np.float64))
+    return (np.asarray(world, np.float64) @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
+
+
+def camera_fields(camera: bpy.types.Object | None, scene: bpy.types.Scene) -> dict[str, Any]:
+    """The engine's camera JSON (docs/protocol.md) from a camera object and the render settings."""
+    if camera is None or camera.type != "CAMERA":
+        raise InputProblem("no camera: set one in the REFINE panel or make the scene camera active")
+    cam = camera.data
+    if cam.type not in ("PERSP", "ORTHO"):
+        raise InputProblem(f"camera '{camera.name}': {cam.type} cameras are not supported (use perspective or orthographic)")
+    fields: dict[str, Any] = {"matrix_world": [[camera.matrix_world[i][j] for j in range(4)] for i in range(4)], "type": cam.type}
+    fields.update({name: getattr(cam, name) for name in _CAMERA_FIELDS})
+    fields.update({name: getattr(scene.render, name) for name in _RENDER_FIELDS})
+    return fields
+
+
+def reference_image(image: bpy.types.Image | None, path: str) -> tuple[bytes | None, np.ndarray | None]:
+    """The reference as encoded file bytes (an image file on disk or packed) or, for an image
+    that only exists in memory, its alpha as a (H, W) float32 mask with row 0 at the top."""
+    if path:
+        file = Path(bpy.path.abspath(path))
+        if not file.is_file():
+            raise InputProblem(f"reference image file not found: {file}")
+        return file.read_bytes(), None
+    if image is None:
+        raise InputProblem("no reference image: choose one in the REFINE panel (or give the camera a background image)")
+    if image.packed_file is not None:
+        return bytes(image.packed_file.data), None  # type: ignore[arg-type]  # BYTE_STRING: bytes at run time
+    if image.source == "FILE" and image.filepath and Path(bpy.path.abspath(image.filepath)).is_file():
+        return Path(bpy.path.abspath(image.filepath)).read_bytes(), None
+    w, h = image.size
+    if w == 0 or h == 0:
+        raise InputProblem(f"image '{image.name}' has no pixels")
+    px = np.empty(w * h * image.channels, dtype=np.float32)
+    image.pixels.foreach_get(px)  # type: ignore[attr-defined]  # a bpy_prop_array at run time
+    rgba = px.reshape(h, w, image.channels)
+    if image.channels != 4:
+        raise InputProblem(f"image '{image.name}' has no alpha channel to use as the silhouette")
+    return None, np.ascontiguousarray(rgba[::-1, :, 3])  # Blender stores the bottom row first
+
+
+def camera_background_image(camera: bpy.types.Object | None) -> bpy.types.Image | None:
+    if camera is None or camera.type != "CAMERA":
+        return None
+    for bg in camera.data.background_images:
+        if bg.image is not None:
+            return bg.image
+    return None
+
+
+def key_points(key: bpy.types.ShapeKey) -> Any:
+    """The fastest collection of a shape key's positions (ShapeKey.points exists from 4.1 on)."""
+    return key.points if hasattr(key, "points") else key.data
+
+
+def read_key(key: bpy.types.ShapeKey) -> np.ndarray:
+    pts = key_points(key)
+    out = np.empty(len(pts) * 3, dtype=np.float32)
+    pts.foreach_get("co", out)
+    return out.reshape(-1, 3)
+
+
+def write_key(key: bpy.types.ShapeKey, local: np.ndarray) -> None:
+    key_points(key).foreach_set("co", np.ascontiguousarray(local, dtype=np.float32).ravel())

@@ -1,0 +1,211 @@
+"""Runs inside real Blender (the bpy wheel's Python): installs the built extension zip the way a
+user does and exercises it against a real engine process. Prints one JSON object of findings.
+
+    python addon_scenarios.py ZIP ENGINE_PYTHON ENGINE_ROOT WORKDIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+ZIP, ENGINE_PYTHON, ENGINE_ROOT, WORK = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
+PKG = "bl_ext.user_default.refine_mesh"
+found: dict = {}
+
+
+def addon():
+    return sys.modules[PKG]
+
+
+def base_coords(obj) -> np.ndarray:
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def render_alpha(path: Path) -> np.ndarray:
+    """Render the scene with Cycles to `path`; returns its alpha (H, W), row 0 at the top."""
+    scene = bpy.context.scene
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    return load_alpha(path)
+
+
+def load_alpha(path: Path) -> np.ndarray:
+    img = bpy.data.images.load(str(path), check_existing=False)
+    w, h = img.size
+    px = np.empty(w * h * 4, np.float32)
+    img.pixels.foreach_get(px)
+    bpy.data.images.remove(img)
+    return px.reshape(h, w, 4)[::-1, :, 3]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0.5, b > 0.5
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def make_scene() -> tuple:
+    for o in list(bpy.data.objects):  # (reading factory settings would disable the add-on)
+        bpy.data.objects.remove(o)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 4
+    scene.cycles.device = "CPU"
+    scene.render.film_transparent = True
+    scene.render.resolution_x, scene.render.resolution_y = 96, 80
+    bpy.ops.object.camera_add(location=(0.6, -5.5, 1.2), rotation=(np.radians(78), 0, np.radians(6)))
+    scene.camera = bpy.context.active_object
+    # The "photo": a squashed, stretched sphere; the mesh to refine: a plain sphere.
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=1.0)
+    target = bpy.context.active_object
+    target.name, target.scale = "Target", (1.35, 1.0, 0.75)
+    photo = WORK / "photo.png"
+    render_alpha(photo)
+    target.hide_render = True
+    bpy.data.objects.remove(target)
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=1.0, location=(0.05, 0.0, 0.05))
+    obj = bpy.context.active_object
+    obj.name = "Blob"
+    scene.refine.image_path = str(photo)
+    scene.refine.preset = "fast"
+    scene.refine.iterations = 40
+    return scene, obj, photo
+
+
+def snapshot(obj) -> dict:
+    keys = obj.data.shape_keys
+    blocks = {} if keys is None else {k.name: (np.array([p.co[:] for p in k.data], np.float32), k.value) for k in keys.key_blocks}
+    return {"base": base_coords(obj), "keys": blocks}
+
+
+def same(a: dict, b: dict) -> bool:
+    return (
+        np.array_equal(a["base"], b["base"])
+        and a["keys"].keys() == b["keys"].keys()
+        and all(np.array_equal(a["keys"][k][0], b["keys"][k][0]) and a["keys"][k][1] == b["keys"][k][1] for k in a["keys"])
+    )
+
+
+def run_and_interrupt(obj, interrupt) -> tuple[str, dict]:
+    """Start a refinement, call interrupt(job) after the second streamed update, let the add-on
+    clean up; returns (how it ended, snapshot after)."""
+    a = addon()
+    state, job_input = a.refinement.Refinement.prepare(bpy.context, obj)
+    job = a.job.RefineJob(a.engine_link.LINK, a.preferences.engine_config(bpy.context), job_input).start()
+    updates, ended = 0, "timeout"
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        ev = job.events.get(timeout=120)
+        if ev.kind == "progress" and ev.vertices is not None:
+            state.show(ev.vertices)
+            updates += 1
+            if updates == 2:
+                interrupt(job)
+        if ev.kind in ("result", "cancelled", "error"):
+            ended = ev.kind + ":" + str(ev.header.get("message", ""))
+            break
+    state.rollback()
+    return ended, snapshot(obj)
+
+
+def main() -> None:
+    # Install and enable the zip exactly like Preferences > Get Extensions > Install from Disk.
+    result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
+    found["installed"] = result == {"FINISHED"} and PKG in bpy.context.preferences.addons
+    operators = ("REFINE_OT_refine_mesh", "REFINE_OT_cancel", "REFINE_OT_test_connection", "REFINE_OT_stop_engine")
+    found["operators"] = all(hasattr(bpy.types, n) for n in operators)
+    found["panel"] = hasattr(bpy.types, "VIEW3D_PT_refine")
+    prefs = bpy.context.preferences.addons[PKG].preferences
+    prefs.python, prefs.engine_root = ENGINE_PYTHON, ENGINE_ROOT
+    a = addon()
+
+    scene, obj, photo = make_scene()
+    photo_alpha = load_alpha(photo)
+    found["iou_before"] = iou(render_alpha(WORK / "before.png"), photo_alpha)
+    found["test_connection"] = list(bpy.ops.refine.test_connection())
+    original = snapshot(obj)
+
+    # A refinement with live updates, through the blocking path the operator's execute() uses.
+    shown = []
+    real_show = a.refinement.Refinement.show
+    a.refinement.Refinement.show = lambda self, w: (shown.append(w.copy()), real_show(self, w))[1]
+    report = a.batch.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context))
+    a.refinement.Refinement.show = real_show
+    found["iterations"] = report["iterations_run"]
+    found["updates"] = len(shown)
+    found["updates_differ"] = len(shown) > 1 and not np.array_equal(shown[0], shown[-1])
+    keys = obj.data.shape_keys.key_blocks
+    found["keys"] = [k.name for k in keys]
+    found["refine_value"] = keys["REFINE"].value
+    found["basis_untouched"] = bool(np.array_equal(np.array([p.co[:] for p in keys["Basis"].data], np.float32), original["base"]))
+    found["base_untouched"] = bool(np.array_equal(base_coords(obj), original["base"]))
+    found["iou_after"] = iou(render_alpha(WORK / "after.png"), photo_alpha)
+    refined = snapshot(obj)
+
+    # Cancel with a REFINE key already there: everything as it was, bit for bit.
+    ended, after = run_and_interrupt(obj, lambda job: job.cancel())
+    found["cancel_existing"] = [ended.split(":")[0], same(after, refined)]
+    # Cancel on a mesh without shape keys: none left behind.
+    obj.shape_key_clear()
+    plain = snapshot(obj)
+    ended, after = run_and_interrupt(obj, lambda job: job.cancel())
+    found["cancel_plain"] = [ended.split(":")[0], same(after, plain), obj.data.shape_keys is None]
+    # The engine dies mid-run.
+    ended, after = run_and_interrupt(obj, lambda job: a.engine_link.LINK.launched.proc.kill())
+    found["engine_killed"] = [ended, same(after, plain), obj.data.shape_keys is None]
+
+    # Engine unreachable (attach to a port nobody listens on).
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    prefs.mode, prefs.port, prefs.token = "ATTACH", dead_port, "x" * 20
+    try:
+        a.batch.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context))
+        found["unreachable"] = "no error"
+    except a.batch.RefineFailed as exc:
+        found["unreachable"] = [str(exc), same(snapshot(obj), plain)]
+    try:  # an operator's ERROR report raises in a script
+        found["operator_unreachable"] = list(bpy.ops.refine.refine_mesh())
+    except RuntimeError as exc:
+        found["operator_unreachable"] = str(exc)
+    prefs.mode = "LAUNCH"
+
+    # The operator (EXEC, as in background mode) relaunches the engine and refines.
+    bpy.context.view_layer.objects.active = obj
+    found["operator"] = list(bpy.ops.refine.refine_mesh())
+    found["operator_keys"] = [k.name for k in obj.data.shape_keys.key_blocks] if obj.data.shape_keys else []
+
+    # Headless batch entry point: success, failure, a CSV list; saving the .blend.
+    obj.shape_key_clear()
+    out_blend = WORK / "refined.blend"
+    found["batch_ok"] = a.batch.main(["--object", "Blob", "--image", str(photo), "--iterations", "10", "--save", str(out_blend)])
+    found["batch_saved"] = out_blend.exists()
+    found["batch_missing"] = a.batch.main(["--object", "Nope"])
+    rows = WORK / "jobs.csv"
+    rows.write_text(f"object,image\nBlob,{photo}\nBlob,{WORK / 'missing.png'}\n")
+    found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5"])
+
+    # Stop the engine; unregister and register again.
+    proc = a.engine_link.LINK.launched.proc
+    found["stop_engine"] = list(bpy.ops.refine.stop_engine())
+    found["engine_exit"] = proc.poll()
+    bpy.ops.preferences.addon_disable(module=PKG)
+    found["unregistered"] = not hasattr(bpy.types.Scene, "refine") and not any(hasattr(bpy.types, n) for n in (*operators, "VIEW3D_PT_refine"))
+    bpy.ops.preferences.addon_enable(module=PKG)
+    found["reregistered"] = hasattr(bpy.types.Scene, "refine")
+    # The add-on never pulled torch or the engine's compute code into Blender.
+    found["torch_imported"] = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "engine", "pytorch3d"))
+    print("FINDINGS " + json.dumps(found))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The Blender extension in real Blender (the bpy wheel) against a real engine process on the CPU.
+
+One Blender process installs the built zip like a user and runs every scenario
+(tests/blender/addon_scenarios.py); the tests below check its findings one by one.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import BLENDER_PYTHON, ROOT
+
+ADDON = ROOT / "refine_addon"
+
+
+@pytest.fixture(scope="module")
+def built_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, "build.py", "--out", str(out), "--blender-python", str(BLENDER_PYTHON)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success" in proc.stdout, proc.stdout  # Blender's own validator ran and accepted it
+    return next(out.glob("refine_mesh-*.zip"))
+
+
+@pytest.fixture(scope="module")
+def findings(built_zip, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("blender")
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "user")}  # never the real user's config
+    proc = subprocess.run(
+        [str(BLENDER_PYTHON), str(ROOT / "tests" / "blender" / "addon_scenarios.py"), str(built_zip), sys.executable, str(ROOT), str(work)],
+        capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("FINDINGS ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("FINDINGS ") :])
+
+
+def test_zip_has_the_manifest_at_its_root_and_the_wire_format_inside(built_zip):
+    names = zipfile.ZipFile(built_zip).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert "refine_protocol/wire.py" in names and "refine_protocol/client.py" in names
+    assert not any("__pycache__" in n or n.startswith("engine/") for n in names)
+
+
+def test_blender_validator_rejects_a_bad_manifest(tmp_path):
+    import build
+
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("blender_manifest.toml", 'schema_version = "1.0.0"\nid = "x"\n')
+        zf.writestr("__init__.py", "")
+    assert build.validate(bad, BLENDER_PYTHON) != 0
+
+
+def test_installs_registers_and_unregisters_cleanly(findings):
+    assert findings["installed"] and findings["operators"] and findings["panel"]
+    assert findings["unregistered"] and findings["reregistered"]
+    assert findings["test_connection"] == ["FINISHED"]
+
+
+def test_refinement_improves_the_rendered_silhouette_in_a_refine_shape_key(findings):
+    # IoU of Cycles renders of the scene against the Cycles-rendered photo.
+    assert findings["iou_after"] > findings["iou_before"] + 0.15, findings
+    assert findings["keys"] == ["Basis", "REFINE"] and findings["refine_value"] == 1.0
+    assert findings["basis_untouched"] and findings["base_untouched"]
+    assert findings["operator"] == ["FINISHED"] and findings["operator_keys"] == ["Basis", "REFINE"]
+
+
+def test_intermediate_updates_arrive_during_the_run(findings):
+    assert findings["updates"] >= 3 and findings["updates_differ"]
+
+
+def test_cancel_restores_the_mesh_bit_for_bit(findings):
+    assert findings["cancel_existing"] == ["cancelled", True]  # an earlier REFINE key restored
+    assert findings["cancel_plain"] == ["cancelled", True, True]  # no shape keys left behind
+
+
+def test_engine_killed_mid_run_leaves_the_mesh_untouched(findings):
+    ended, unchanged, no_keys = findings["engine_killed"]
+    assert ended.startswith("error:") and "engine" in ended and unchanged and no_keys
+
+
+def test_engine_unreachable_gives_a_clear_message(findings):
+    message, unchanged = findings["unreachable"]
+    assert "engine unreachable at 127.0.0.1" in message and unchanged
+    assert "engine unreachable" in findings["operator_unreachable"]
+
+
+def test_headless_batch(findings):
+    assert findings["batch_ok"] == 0 and findings["batch_saved"]
+    assert findings["batch_missing"] == 1 and findings["batch_list"] == 1  # one row of two fails
+    assert findings["stop_engine"] == ["FINISHED"] and findings["engine_exit"] == 0
+
+
+def test_blender_never_imports_torch_or_the_engine(findings):
+    assert findings["torch_imported"] == []
+
+
+def test_addon_imports_only_stdlib_numpy_bpy_and_itself():
+    allowed = set(sys.stdlib_module_names) | {"numpy", "bpy", "bpy_extras", "mathutils"}
+    for path in [*ADDON.glob("*.py"), *(ADDON / "refine_protocol").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                roots = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            assert roots <= allowed, f"{path.name} imports {roots - allowed}"
+
+
+def test_addon_type_checks_against_blender_42_stubs():
+    mypy = ROOT / ".venv-typecheck" / "bin" / "mypy"
+    assert mypy.exists(), "run the README's test command (it installs .venv-typecheck)"
+    proc = subprocess.run([str(mypy), "refine_addon"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
