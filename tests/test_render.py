@@ -72,3 +72,11 @@ def test_faces_behind_the_camera_are_not_drawn():
     behind[..., 2] = -behind[..., 2]
     assert SilhouetteRenderer(hw)(behind, faces).sum() == 0
     assert not hard_silhouette(behind, faces, hw).any()
+
+
+def test_binning_can_never_overflow():
+    """CUDA: every bin has room for every face; CPU: no bins (checked without a GPU)."""
+    from engine.render.silhouette import binning
+
+    assert binning(torch.device("cuda", 0), 200_000) == {"bin_size": None, "max_faces_per_bin": 200_000}
+    assert binning(torch.device("cpu"), 200_000) == {"bin_size": 0, "max_faces_per_bin": None}

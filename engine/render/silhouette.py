@@ -170,18 +170,28 @@ class SilhouetteRenderer:
         n = pix.shape[0]
         ndc = pixels_to_ndc(pix, self.image_hw)
         scale2 = (min(self.image_hw) / 2.0) ** 2  # squared pixels -> squared NDC
-        # bin_size=0: the naive rasterizer never overflows bins (an overflow silently drops faces).
         pix_to_face, _, _, dists = rasterize_meshes(
             Meshes(verts=list(ndc), faces=[faces] * n),
             image_size=self.image_hw,
             blur_radius=self.blur_px**2 / scale2,
             faces_per_pixel=self.faces_per_pixel,
-            bin_size=0,
             perspective_correct=False,
             cull_backfaces=False,
+            **binning(pix.device, faces.shape[0]),
         )
         prob = torch.sigmoid(-dists * scale2 / self.sigma) * (pix_to_face >= 0)
         return 1.0 - torch.prod(1.0 - prob, dim=-1)
+
+
+def binning(device: torch.device, num_faces: int) -> dict[str, int | None]:
+    """PyTorch3D rasterizer bin settings that can never overflow (an overflow silently drops faces).
+
+    CUDA: the coarse-to-fine rasterizer with room for every face in every bin. CPU: no bins
+    (PyTorch3D forces bin_size=0 there anyway).
+    """
+    if device.type == "cuda":
+        return {"bin_size": None, "max_faces_per_bin": max(num_faces, 1)}
+    return {"bin_size": 0, "max_faces_per_bin": None}
 
 
 def hard_silhouette(pix: torch.Tensor, faces: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
