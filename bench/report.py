@@ -7,8 +7,6 @@ import platform
 from datetime import date
 from pathlib import Path
 
-import torch
-
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
@@ -23,7 +21,11 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-    """e.g. "2026-11-25, AMD EPYC 7B13, 2 cores, torch 2.12.0, CPU"."""
+    """e.g. "2026-11-25, AMD EPYC 7B13, 2 cores, torch 2.12.0, CPU" (without torch: Blender's Python)."""
+    try:
+        import torch
+    except ImportError:
+        return f"{date.today().isoformat()}, {cpu_model()}, {os.cpu_count()} cores"
     device = "CUDA " + torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     return f"{date.today().isoformat()}, {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {device}"
 

@@ -58,10 +58,15 @@ def run_blocking(
         raise
 
 
-def print_progress(name: str) -> Callable[[Event], None]:
+def print_progress(name: str, every_s: float = 1.0) -> Callable[[Event], None]:
+    """Print a progress line at most every `every_s` seconds (and for the last iteration)."""
+    last = -every_s
+
     def show(event: Event) -> None:
+        nonlocal last
         h = event.header
-        if event.kind == "progress":
+        if event.kind == "progress" and (time.monotonic() - last >= every_s or h["iteration"] == h["total"]):
+            last = time.monotonic()
             print(
                 f"refine {name}: {h['iteration']}/{h['total']} loss {h['losses'].get('total') or 0:.4f} IoU {h['losses'].get('iou') or 0:.3f}",
                 flush=True,

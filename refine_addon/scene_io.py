@@ -45,8 +45,9 @@ def mesh_world(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def world_to_local(obj: bpy.types.Object, world: np.ndarray) -> np.ndarray:
-    m = np.linalg.inv(np.array(obj.matrix_world, dtype=np.float64))
-    return (np.asarray(world, np.float64) @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
+    """(V, 3) world positions -> float32 object-local positions."""
+    m = np.linalg.inv(np.array(obj.matrix_world, dtype=np.float64)).astype(np.float32)
+    return np.asarray(world, np.float32) @ m[:3, :3].T + m[:3, 3]
 
 
 def camera_fields(camera: bpy.types.Object | None, scene: bpy.types.Scene) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the bundled example: refine examples/cow/coarse.obj against the Cycles-rendered
-# photo and write out/example/refined.obj, a JSON report and a before/after picture.
+# The main job on the bundled example, the whole stack: build the extension zip, install it into
+# headless Blender (the bpy module), start the engine, refine examples/cow against its photo, save
+# out/example/refined.blend and a before/after picture rendered by Blender.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --blender
 mkdir -p out/example
-.venv/bin/python -m engine refine \
-  --mesh examples/cow/coarse.obj --image examples/cow/photo.png --camera examples/cow/camera.json \
-  --out out/example/refined.obj --report out/example/report.json --preview out/example/before_after.png "$@"
-echo "before/after picture: out/example/before_after.png"
+.venv/bin/python build.py --out dist
+# A private Blender user folder, so the user's own Blender config is never touched.
+BLENDER_USER_RESOURCES="$PWD/out/example/blender-user" \
+  .venv-blender/bin/python examples/run_in_blender.py "$PWD/dist/refine_mesh-0.1.0.zip" "$PWD/.venv/bin/python" out/example

@@ -14,6 +14,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from blender_scene import load_rgba, render_rgba  # noqa: E402
+
 ZIP, ENGINE_PYTHON, ENGINE_ROOT, WORK = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 PKG = "bl_ext.user_default.refine_mesh"
 found: dict = {}
@@ -30,20 +33,11 @@ def base_coords(obj) -> np.ndarray:
 
 
 def render_alpha(path: Path) -> np.ndarray:
-    """Render the scene with Cycles to `path`; returns its alpha (H, W), row 0 at the top."""
-    scene = bpy.context.scene
-    scene.render.filepath = str(path)
-    bpy.ops.render.render(write_still=True)
-    return load_alpha(path)
+    return render_rgba(path)[..., 3]
 
 
 def load_alpha(path: Path) -> np.ndarray:
-    img = bpy.data.images.load(str(path), check_existing=False)
-    w, h = img.size
-    px = np.empty(w * h * 4, np.float32)
-    img.pixels.foreach_get(px)
-    bpy.data.images.remove(img)
-    return px.reshape(h, w, 4)[::-1, :, 3]
+    return load_rgba(path)[..., 3]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,7 +193,9 @@ def main() -> None:
     found["stop_engine"] = list(bpy.ops.refine.stop_engine())
     found["engine_exit"] = proc.poll()
     bpy.ops.preferences.addon_disable(module=PKG)
-    found["unregistered"] = not hasattr(bpy.types.Scene, "refine") and not any(hasattr(bpy.types, n) for n in (*operators, "VIEW3D_PT_refine"))
+    found["unregistered"] = not hasattr(bpy.types.Scene, "refine") and not any(
+        hasattr(bpy.types, n) for n in (*operators, "VIEW3D_PT_refine")
+    )
     bpy.ops.preferences.addon_enable(module=PKG)
     found["reregistered"] = hasattr(bpy.types.Scene, "refine")
     # The add-on never pulled torch or the engine's compute code into Blender.

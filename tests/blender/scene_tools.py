@@ -7,40 +7,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import bpy
 from bpy_extras.object_utils import world_to_camera_view
-from mathutils import Matrix, Vector
+from mathutils import Vector
 
-CAMERA_FIELDS = (
-    "type",
-    "lens",
-    "ortho_scale",
-    "sensor_width",
-    "sensor_height",
-    "sensor_fit",
-    "shift_x",
-    "shift_y",
-    "clip_start",
-    "clip_end",
-)
-RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
-
-
-def make_camera(scene: bpy.types.Scene, fields: dict) -> bpy.types.Object:
-    """A scene camera from Blender camera fields (the engine's camera JSON)."""
-    data = bpy.data.cameras.new("RefineCamera")
-    obj = bpy.data.objects.new("RefineCamera", data)
-    scene.collection.objects.link(obj)
-    scene.camera = obj
-    obj.matrix_world = Matrix(fields["matrix_world"])
-    for name in CAMERA_FIELDS:
-        if name in fields:
-            setattr(data, name, fields[name])
-    for name in RENDER_FIELDS:
-        if name in fields:
-            setattr(scene.render, name, fields[name])
-    return obj
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from blender_scene import make_camera, setup_cycles  # noqa: E402
 
 
 def project(fields: dict, points: list) -> list:
@@ -63,18 +37,7 @@ def render(fields: dict, mesh_path: str, out_png: str, samples: int = 16) -> Non
     scene = bpy.context.scene
     bpy.ops.wm.obj_import(filepath=mesh_path, forward_axis="Y", up_axis="Z")
     make_camera(scene, fields)
-    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
-    sun.rotation_euler = (0.6, 0.2, 0.8)
-    scene.collection.objects.link(sun)
-    world = bpy.data.worlds.new("World")
-    world.color = (0.3, 0.3, 0.3)
-    scene.world = world
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = samples
-    scene.render.film_transparent = True
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGBA"
+    setup_cycles(scene, samples)
     scene.render.filepath = out_png
     bpy.ops.render.render(write_still=True)
 
