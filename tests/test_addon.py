@@ -24,7 +24,12 @@ ADDON = ROOT / "refine_addon"
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "build.py", "--out", str(out), "--blender-python", str(BLENDER_PYTHON)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "build.py", "--out", str(out), "--blender-python", str(BLENDER_PYTHON)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Success" in proc.stdout, proc.stdout  # Blender's own validator ran and accepted it
     return next(out.glob("refine_mesh-*.zip"))
