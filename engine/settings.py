@@ -74,7 +74,7 @@ class Settings:
     image_symmetry_size: int = 64
     patience: int = 50
     backend: str = "fast"
-    proxy_faces: int = 20_000
+    proxy_faces: int = 25_000
     device: str = "auto"
     seed: int = 0
 

@@ -3,25 +3,15 @@ Cycles set up for silhouettes, renders read back as arrays. Used by the example 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import bpy
 import numpy as np
 from mathutils import Matrix
 
-CAMERA_FIELDS = (
-    "type",
-    "lens",
-    "ortho_scale",
-    "sensor_width",
-    "sensor_height",
-    "sensor_fit",
-    "shift_x",
-    "shift_y",
-    "clip_start",
-    "clip_end",
-)
-RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from refine_protocol.messages import CAMERA_FIELDS, RENDER_FIELDS  # noqa: E402
 
 
 def make_camera(scene: bpy.types.Scene, fields: dict) -> bpy.types.Object:

@@ -9,21 +9,10 @@ from typing import Any
 import bpy
 import numpy as np
 
+from .refine_protocol.messages import CAMERA_FIELDS, RENDER_FIELDS
+
 KEY_NAME = "REFINE"
 BASIS_NAME = "Basis"
-
-_CAMERA_FIELDS = (
-    "lens",
-    "ortho_scale",
-    "sensor_width",
-    "sensor_height",
-    "sensor_fit",
-    "shift_x",
-    "shift_y",
-    "clip_start",
-    "clip_end",
-)
-_RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
 
 
 class InputProblem(ValueError):
@@ -57,9 +46,9 @@ def camera_fields(camera: bpy.types.Object | None, scene: bpy.types.Scene) -> di
     cam = camera.data
     if cam.type not in ("PERSP", "ORTHO"):
         raise InputProblem(f"camera '{camera.name}': {cam.type} cameras are not supported (use perspective or orthographic)")
-    fields: dict[str, Any] = {"matrix_world": [[camera.matrix_world[i][j] for j in range(4)] for i in range(4)], "type": cam.type}
-    fields.update({name: getattr(cam, name) for name in _CAMERA_FIELDS})
-    fields.update({name: getattr(scene.render, name) for name in _RENDER_FIELDS})
+    fields: dict[str, Any] = {"matrix_world": [[camera.matrix_world[i][j] for j in range(4)] for i in range(4)]}
+    fields.update({name: getattr(cam, name) for name in CAMERA_FIELDS})
+    fields.update({name: getattr(scene.render, name) for name in RENDER_FIELDS})
     return fields
 
 

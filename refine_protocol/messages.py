@@ -44,4 +44,20 @@ ERROR_CODES = {
     "internal": "an unexpected engine failure; the engine keeps serving",
 }
 
+# The camera object of a refine request: the fields of Blender's Camera datablock, then those of
+# the scene's RenderSettings (plus "matrix_world", the camera object's).
+CAMERA_FIELDS = (
+    "type",
+    "lens",
+    "ortho_scale",
+    "sensor_width",
+    "sensor_height",
+    "sensor_fit",
+    "shift_x",
+    "shift_y",
+    "clip_start",
+    "clip_end",
+)
+RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
+
 JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
