@@ -100,6 +100,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "otherwise $REFINE_ENGINE_TOKEN, otherwise a new one printed on the ready line",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started the engine ends (POSIX)")
     p.add_argument("--max-frame-mb", type=int, default=d.max_frame >> 20, help="largest accepted frame, MiB")
     p.add_argument("--max-vertices", type=int, default=d.max_vertices)
     p.add_argument("--max-faces", type=int, default=d.max_faces)
@@ -159,6 +160,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f.write(line + "\n")
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.shutdown())
+    if args.exit_with_parent:
+        _watch_parent(server.shutdown)
     logging.getLogger("engine.server").info(
         "listening on %s:%d (%s, %s)", server.host, server.port, server.device, server.device_name
     )
@@ -167,6 +170,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port_file:
         args.port_file.unlink(missing_ok=True)
     return 0
+
+
+def _watch_parent(stop) -> None:
+    """Call stop() once this process is orphaned (its parent, e.g. Blender, quit or crashed), so a
+    launched engine never lingers holding GPU memory."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,7 +60,9 @@ class EngineLink:
                     f"no engine package in {config.engine_root!r}; set the engine folder in the add-on preferences"
                 )
             try:
-                self._process = launch([config.python, "-m", "engine", "serve"], cwd=config.engine_root, log=config.log or None)
+                self._process = launch(
+                    [config.python, "-m", "engine", "serve", "--exit-with-parent"], cwd=config.engine_root, log=config.log or None
+                )
             except LaunchError as exc:
                 raise EngineUnavailable(str(exc)) from None
             return self._process

@@ -4,7 +4,11 @@ input and hostile bytes. One server serves the whole module; the last test prove
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,9 +21,10 @@ from engine.io import load_mesh
 from engine.preview import silhouette
 from refine_protocol import MAGIC, PROTOCOL_VERSION, Blob, encode_frame, read_frame
 from refine_protocol.client import EngineClient, EngineError
+from refine_protocol.messages import TOKEN_ENV
 from refine_protocol.wire import PREFIX
 
-from .conftest import EXAMPLE, ico_sphere, run_cli
+from .conftest import EXAMPLE, ROOT, ico_sphere, run_cli
 from .engine_process import TOKEN, engine_process
 
 LIMITS = ("--max-vertices", "50000", "--max-frame-mb", "16", "--max-image-pixels", "1000000", "--max-queue", "4")
@@ -311,3 +316,25 @@ def test_token_file_must_be_private(tmp_path):
     path.chmod(0o644)
     proc = run_cli("serve", "--token-file", str(path), timeout=60)
     assert proc.returncode == 2 and "chmod 600" in proc.stderr
+
+
+def test_a_launched_engine_stops_when_its_parent_dies():
+    """The add-on starts the engine with --exit-with-parent: Blender crashing must not leave it running."""
+    script = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'engine', 'serve', '--exit-with-parent'], stdout=subprocess.PIPE, text=True)\n"
+        "p.stdout.readline()\n"
+        "print(p.pid, flush=True)\n"
+    )  # the parent prints the engine's pid once it listens, then exits without stopping it
+    env = {**os.environ, TOKEN_ENV: TOKEN}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("the orphaned engine kept running")
