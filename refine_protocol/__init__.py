@@ -1,4 +1,5 @@
-"""The engine <-> Blender wire format: pure standard library, importable by both sides.
+"""The engine <-> client wire format, a client and a launcher: pure standard library (numpy
+optional), importable unchanged by the engine and by the Blender add-on.
 
 See docs/protocol.md for the specification.
 """
@@ -12,6 +13,7 @@ from .wire import (
     decode_frame,
     encode_frame,
     read_frame,
+    send_frame,
 )
 
-__all__ = ["MAGIC", "PROTOCOL_VERSION", "Blob", "Frame", "FrameError", "decode_frame", "encode_frame", "read_frame"]
+__all__ = ["MAGIC", "PROTOCOL_VERSION", "Blob", "Frame", "FrameError", "decode_frame", "encode_frame", "read_frame", "send_frame"]

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 import refine_protocol.messages as m
-from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_frame
-from refine_protocol.wire import send_frame
+from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_frame, send_frame
 
 from ..errors import InputError
 from .auth import token_matches
