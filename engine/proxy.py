@@ -18,6 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from .topology import adjacency
+
 
 @dataclass(frozen=True)
 class Proxy:
@@ -75,10 +77,7 @@ def make_proxy(verts: np.ndarray, faces: np.ndarray, target_faces: int, candidat
 
 def neighbours_mean(faces: np.ndarray, n: int) -> sp.csr_matrix:
     """(n, n) row-stochastic matrix: row i averages the vertices sharing an edge with vertex i."""
-    i = faces[:, [0, 1, 2, 1, 2, 0]].ravel()
-    j = faces[:, [1, 2, 0, 0, 1, 2]].ravel()
-    adj = sp.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    adj.data[:] = 1.0  # an edge shared by two faces counts once
+    adj = adjacency(faces, n)
     deg = np.asarray(adj.sum(1)).ravel()
     return sp.diags(1.0 / np.maximum(deg, 1)) @ adj
 
@@ -110,13 +109,14 @@ def closest_point_barycentric(p: np.ndarray, tri: np.ndarray) -> tuple[np.ndarra
     inside = ok & (v >= 0) & (u >= 0) & (v + u <= 1)
     best = np.stack([1 - v - u, v, u], -1)
     best_d2 = np.where(inside, ((a + v[..., None] * e0 + u[..., None] * e1 - p) ** 2).sum(-1), np.inf)
-    # Otherwise the closest point is on an edge.
+    # Otherwise the closest point is on an edge. Edges are tried in every case: for a nearly
+    # degenerate triangle the projection can land "inside" through rounding yet be far off.
     for i, j in ((0, 1), (1, 2), (2, 0)):
         s, t = tri[..., i, :], tri[..., j, :]
         d = t - s
         x = np.clip(((p - s) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-300), 0.0, 1.0)
         d2 = ((s + x[..., None] * d - p) ** 2).sum(-1)
-        better = ~inside & (d2 < best_d2)
+        better = d2 < best_d2
         edge = np.zeros(best.shape)
         edge[..., i], edge[..., j] = 1 - x, x
         best = np.where(better[..., None], edge, best)

@@ -14,14 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ..topology import adjacency
+
 
 def smoothing_matrix(faces: np.ndarray, num_verts: int, lam: float) -> sp.coo_matrix:
     """(V, V) I + lam (D - A) over the mesh's unique edges. faces: (F, 3) int."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(num_verts, num_verts))
-    adj = (adj + adj.T).tocsr()
-    adj.data[:] = 1.0
+    adj = adjacency(faces, num_verts)
     lap = sp.diags(np.asarray(adj.sum(1)).ravel()) - adj
     return (sp.identity(num_verts) + lam * lap).tocoo()
 
