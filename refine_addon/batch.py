@@ -118,14 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "LAUNCH", args.engine_python or config.python, args.engine_root or config.engine_root, log=config.log
         )
     failures = 0
+    panel_image, panel_camera = props.image_path, props.camera  # what a row without its own falls back to
     for row in rows:
         obj = bpy.data.objects.get(row["object"])
-        props.image_path = row["image"] or props.image_path
-        props.camera = bpy.data.objects.get(row["camera"]) if row["camera"] else props.camera
+        props.image_path = row["image"] or panel_image
+        camera = bpy.data.objects.get(row["camera"]) if row["camera"] else panel_camera
         t0 = time.perf_counter()
         try:
             if obj is None:
                 raise InputProblem(f"no object named {row['object']!r}")
+            if row["camera"] and (camera is None or camera.type != "CAMERA"):
+                raise InputProblem(f"no camera named {row['camera']!r}")
+            props.camera = camera
             report = run_blocking(context, obj, config, print_progress(row["object"]))
             print(
                 f"refine {row['object']}: done, {report['iterations_run']} iterations in {time.perf_counter() - t0:.1f} s",

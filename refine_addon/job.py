@@ -82,7 +82,7 @@ class RefineJob:
                 client.cancel(self.id)
             for frame in client.job_frames(self.id):
                 blob = frame.blobs.get("vertices")
-                self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array().copy()))
+                self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array()))
                 if frame.type in ("result", "cancelled", "error"):
                     return
         except EngineError as exc:  # e.g. the engine died mid-run

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from refine_protocol.launcher import EngineProcess, launch
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 TOKEN = "test-token-0123456789abcdef"
 
 

@@ -101,7 +101,7 @@ def test_engine_unreachable_gives_a_clear_message(findings):
 
 def test_headless_batch(findings):
     assert findings["batch_ok"] == 0 and findings["batch_saved"]
-    assert findings["batch_missing"] == 1 and findings["batch_list"] == 1  # one row of two fails
+    assert findings["batch_missing"] == 1 and findings["batch_list"] == 1  # two rows of three fail
     assert findings["stop_engine"] == ["FINISHED"] and findings["engine_exit"] == 0
 
 

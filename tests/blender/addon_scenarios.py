@@ -185,7 +185,7 @@ def main() -> None:
     found["batch_saved"] = out_blend.exists()
     found["batch_missing"] = a.batch.main(["--object", "Nope"])
     rows = WORK / "jobs.csv"
-    rows.write_text(f"object,image\nBlob,{photo}\nBlob,{WORK / 'missing.png'}\n")
+    rows.write_text(f"object,image,camera\nBlob,{photo},\nBlob,{WORK / 'missing.png'},\nBlob,{photo},NoSuchCamera\n")
     found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5"])
 
     # Stop the engine; unregister and register again.
