@@ -224,10 +224,11 @@ def refine(
                 total.backward()
                 opt.step()
 
-                record = {k: float(t.detach()) for k, t in terms.items()}
-                record["total"] = float(total.detach())
                 with torch.no_grad():
-                    record["iou"] = float(losses.soft_iou((alpha > 0.5).to(dtype), (target > 0.5).to(dtype)))
+                    iou = losses.soft_iou((alpha > 0.5).to(dtype), (target > 0.5).to(dtype))
+                    # One device-to-host read per iteration for all the numbers (each float() would sync).
+                    values = torch.stack([*terms.values(), total, iou]).tolist()
+                record = dict(zip([*terms, "total", "iou"], values))
                 history.append(record)
                 # v is the iterate this loss was measured on (before the step).
                 if record["total"] < stage_best * (1 - 1e-3):
