@@ -2,7 +2,8 @@
 # Create or update the project's environments. Idempotent: pip runs only when a requirements file
 # changed since the last successful install.
 #   scripts/setup.sh            engine environment (.venv)
-#   scripts/setup.sh --blender  also Blender's (.venv-blender, the bpy wheel) and the add-on's
+#   scripts/setup.sh --blender  also Blender's (.venv-blender: bpy 5.0; .venv-blender42: bpy 4.2 LTS,
+#                               the oldest the extension supports) and the add-on's
 #                               type checker (.venv-typecheck, fake-bpy-module for Blender 4.2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,5 +24,6 @@ install() {  # install <venv> <requirements>
 install .venv requirements.txt
 if [ "${1:-}" = "--blender" ]; then
   install .venv-blender requirements-blender.txt
+  install .venv-blender42 requirements-blender42.txt
   install .venv-typecheck requirements-typecheck.txt
 fi

@@ -35,12 +35,18 @@ def built_zip(tmp_path_factory) -> Path:
     return next(out.glob("refine_mesh-*.zip"))
 
 
-@pytest.fixture(scope="module")
-def findings(built_zip, tmp_path_factory) -> dict:
+BLENDERS = {"blender-5.0": BLENDER_PYTHON, "blender-4.2": ROOT / ".venv-blender42" / "bin" / "python"}
+
+
+@pytest.fixture(scope="module", params=list(BLENDERS))
+def findings(request, built_zip, tmp_path_factory) -> dict:
+    """The scenarios in Blender 5.0 and in 4.2 LTS, the oldest version the extension supports."""
+    blender = BLENDERS[request.param]
+    assert blender.exists(), f"{blender} missing: run the README's test command"
     work = tmp_path_factory.mktemp("blender")
     env = {**os.environ, "BLENDER_USER_RESOURCES": str(work / "user")}  # never the real user's config
     proc = subprocess.run(
-        [str(BLENDER_PYTHON), str(ROOT / "tests" / "blender" / "addon_scenarios.py"), str(built_zip), sys.executable, str(ROOT), str(work)],
+        [str(blender), str(ROOT / "tests" / "blender" / "addon_scenarios.py"), str(built_zip), sys.executable, str(ROOT), str(work)],
         capture_output=True, text=True, timeout=900, env=env,
     )  # fmt: skip
     lines = [line for line in proc.stdout.splitlines() if line.startswith("FINDINGS ")]
