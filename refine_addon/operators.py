@@ -99,7 +99,10 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
                     context, f"Refinement failed: {ev.header.get('message', 'cancelled')}", keep=None, error=ev.kind == "error"
                 )
         if latest is not None:  # only the newest positions are worth drawing
-            self._state.show(latest)
+            try:
+                self._state.show(latest)
+            except InputProblem as exc:  # e.g. the object was deleted meanwhile
+                return self._end(context, f"Refinement stopped: {exc}", keep=None, error=True)
         for area in context.screen.areas if context.screen else ():
             if area.type in ("VIEW_3D", "PROPERTIES"):
                 area.tag_redraw()
@@ -114,9 +117,12 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
         props = scene_settings(context.scene)
         props.running, props.status = False, message
         if keep is not None:
-            self._state.keep(keep)
-            self.report({"INFO"}, message)
-            return {"FINISHED"}
+            try:
+                self._state.keep(keep)
+                self.report({"INFO"}, message)
+                return {"FINISHED"}
+            except InputProblem as exc:
+                message, error = f"Refinement stopped: {exc}", True
         self._job.cancel()
         self._state.rollback()
         self.report({"ERROR"} if error else {"WARNING"}, message)

@@ -99,6 +99,10 @@ def test_engine_killed_mid_run_leaves_the_mesh_untouched(findings):
     assert ended.startswith("error:") and "engine" in ended and unchanged and no_keys
 
 
+def test_object_deleted_mid_run_is_reported(findings):
+    assert findings["deleted_mid_run"] == "object 'Doomed' was deleted during the refinement"
+
+
 def test_engine_unreachable_gives_a_clear_message(findings):
     message, unchanged = findings["unreachable"]
     assert "engine unreachable at 127.0.0.1" in message and unchanged

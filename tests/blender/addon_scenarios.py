@@ -188,6 +188,25 @@ def main() -> None:
     rows.write_text(f"object,image,camera\nBlob,{photo},\nBlob,{WORK / 'missing.png'},\nBlob,{photo},NoSuchCamera\n")
     found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5"])
 
+    # The object is deleted while its refinement runs: a clear error, nothing else breaks.
+    doomed = obj.copy()
+    doomed.data = obj.data.copy()
+    doomed.name = "Doomed"
+    bpy.context.scene.collection.objects.link(doomed)
+    seen = []
+
+    def delete_on_second_update(event) -> None:
+        if event.kind == "progress" and event.vertices is not None:
+            seen.append(1)
+            if len(seen) == 2:
+                bpy.data.objects.remove(bpy.data.objects["Doomed"])
+
+    try:
+        a.batch.run_blocking(bpy.context, doomed, a.preferences.engine_config(bpy.context), delete_on_second_update)
+        found["deleted_mid_run"] = "no error"
+    except a.scene_io.InputProblem as exc:
+        found["deleted_mid_run"] = str(exc)
+
     # Stop the engine; unregister and register again.
     proc = a.engine_link.LINK.launched.proc
     found["stop_engine"] = list(bpy.ops.refine.stop_engine())
