@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import InputError
-from .settings import PRESETS, SYMMETRY, preset
+from .settings import DEVICES, PRESETS, SYMMETRY, preset
 
 
 def _refine_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="default", choices=list(PRESETS))
     p.add_argument("--iterations", type=int, help="override the preset's iteration count")
     p.add_argument("--symmetry", choices=SYMMETRY, help="symmetry plane: auto-detect, none, or a world axis")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto (CUDA when available)")
+    p.add_argument("--device", choices=DEVICES, help="default: auto (CUDA when available)")
     p.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
     p.add_argument("--report", type=Path, help="write a JSON report (losses per iteration, timings)")
     p.add_argument("--preview", type=Path, help="write a before/after PNG over the reference silhouette")
@@ -99,7 +99,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="read the secret token from this 0600 file (created if missing); "
         "otherwise $REFINE_ENGINE_TOKEN, otherwise a new one printed on the ready line",
     )
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started the engine ends (POSIX)")
     p.add_argument("--max-frame-mb", type=int, default=d.max_frame >> 20, help="largest accepted frame, MiB")
     p.add_argument("--max-vertices", type=int, default=d.max_vertices)

@@ -102,6 +102,8 @@ class Settings:
             raise InputError("settings: faces_per_pixel must be in 1..150 (PyTorch3D's cap)")
         if self.proxy_faces != 0 and not 100 <= self.proxy_faces <= 10_000_000:
             raise InputError("settings: proxy_faces must be 0 (never) or in 100..10000000")
+        if not 0 <= self.seed < 2**63:
+            raise InputError("settings: seed must be in 0..2^63-1")
         if not (self.lr > 0 and self.sigma_px > 0 and self.lam >= 0):
             raise InputError("settings: lr and sigma_px must be > 0, lam >= 0")
 

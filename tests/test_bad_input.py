@@ -122,3 +122,8 @@ def test_process_exit_code_and_single_line(tmp_path):
                    "--camera", str(EXAMPLE / "camera.json"), "--out", str(tmp_path / "o.obj"))  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: mesh: file not found: {tmp_path / 'none.obj'}"]
+
+
+def test_negative_seed_is_refused(files, capsys):
+    code, err = _run(files, capsys, "--seed", "-1")
+    assert code == 2 and err == "error: settings: seed must be in 0..2^63-1"

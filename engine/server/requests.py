@@ -15,7 +15,7 @@ from ..camera import BlenderCamera
 from ..errors import InputError
 from ..inputs import check_mask, check_mesh, check_view
 from ..io.image_io import load_image
-from ..settings import PRESETS, SYMMETRY, Settings, preset
+from ..settings import Settings, preset
 
 
 class RequestError(ValueError):
@@ -97,15 +97,8 @@ def _settings(raw: Any, limits: Limits) -> Settings:
             raise RequestError("bad_request", f"settings: unknown field {key!r}; allowed: {', '.join(_SETTING_TYPES)}")
         if type(value) is not _SETTING_TYPES[key]:
             raise RequestError("bad_request", f"settings: {key!r} must be of type {_SETTING_TYPES[key].__name__}")
-    name = raw.get("preset", "default")
-    if name not in PRESETS:
-        raise RequestError("invalid_input", f"settings: unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    if raw.get("symmetry", "auto") not in SYMMETRY:
-        raise RequestError("invalid_input", f"settings: symmetry must be one of {', '.join(SYMMETRY)}")
-    seed = raw.get("seed", 0)
-    if not 0 <= seed < 2**63:
-        raise RequestError("invalid_input", "settings: seed must be in 0..2^63-1")
-    settings = preset(name).with_overrides(**{k: v for k, v in raw.items() if k != "preset"})
+    # preset() and validate() raise InputError (-> invalid_input) for a bad preset, symmetry or seed.
+    settings = preset(raw.get("preset", "default")).with_overrides(**{k: v for k, v in raw.items() if k != "preset"})
     if not 1 <= settings.iterations <= limits.max_iterations:
         raise RequestError("limit_exceeded", f"settings: iterations must be in 1..{limits.max_iterations}")
     settings.validate()
