@@ -44,8 +44,9 @@ class RefineJob:
         self.events: queue.Queue[Event] = queue.Queue()
         self.id = f"blender-{next(_ids)}"
         self._link, self._config, self._input = link, config, job_input
-        self._client: EngineClient | None = None
+        self._client: EngineClient | None = None  # set once the request is sent
         self._cancel = threading.Event()
+        self._send = threading.Lock()  # a cancel frame must never interleave with another frame
         self._thread = threading.Thread(target=self._run, name=f"refine-{self.id}", daemon=True)
 
     def start(self) -> RefineJob:
@@ -53,20 +54,17 @@ class RefineJob:
         return self
 
     def cancel(self) -> None:
-        self._cancel.set()
-        client = self._client
-        if client is not None:
-            try:
-                client.cancel(self.id)
-            except OSError:
-                pass
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        with self._send:
+            self._cancel.set()
+            if self._client is not None:
+                try:
+                    self._client.cancel(self.id)
+                except OSError:
+                    pass
 
     def _run(self) -> None:
         try:
-            self._client = client = self._link.connect(self._config)
+            client = self._link.connect(self._config)
         except (EngineUnavailable, EngineError) as exc:
             self.events.put(Event("error", {"code": "unreachable", "message": str(exc)}))
             return
@@ -78,8 +76,10 @@ class RefineJob:
             client.submit(
                 self.id, i.vertices, i.faces, i.camera, image=i.image, mask=i.mask, settings=i.settings, progress_hz=i.progress_hz
             )
-            if self._cancel.is_set():  # cancelled while submitting
-                client.cancel(self.id)
+            with self._send:
+                self._client = client
+                if self._cancel.is_set():  # cancelled while the request was being sent
+                    client.cancel(self.id)
             for frame in client.job_frames(self.id):
                 blob = frame.blobs.get("vertices")
                 self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array()))
