@@ -64,16 +64,17 @@ def reference_image(image: bpy.types.Image | None, path: str) -> tuple[bytes | N
         raise InputProblem("no reference image: choose one in the REFINE panel (or give the camera a background image)")
     if image.packed_file is not None:
         return bytes(image.packed_file.data), None  # type: ignore[arg-type]  # BYTE_STRING: bytes at run time
-    if image.source == "FILE" and image.filepath and Path(bpy.path.abspath(image.filepath)).is_file():
-        return Path(bpy.path.abspath(image.filepath)).read_bytes(), None
+    on_disk = Path(bpy.path.abspath(image.filepath)) if image.source == "FILE" and image.filepath else None
+    if on_disk is not None and on_disk.is_file():
+        return on_disk.read_bytes(), None
     w, h = image.size
     if w == 0 or h == 0:
         raise InputProblem(f"image '{image.name}' has no pixels")
-    px = np.empty(w * h * image.channels, dtype=np.float32)
-    image.pixels.foreach_get(px)  # type: ignore[attr-defined]  # a bpy_prop_array at run time
-    rgba = px.reshape(h, w, image.channels)
     if image.channels != 4:
         raise InputProblem(f"image '{image.name}' has no alpha channel to use as the silhouette")
+    px = np.empty(w * h * 4, dtype=np.float32)
+    image.pixels.foreach_get(px)  # type: ignore[attr-defined]  # a bpy_prop_array at run time
+    rgba = px.reshape(h, w, 4)
     return None, np.ascontiguousarray(rgba[::-1, :, 3])  # Blender stores the bottom row first
 
 
