@@ -43,18 +43,15 @@ def refine_seconds_per_iteration(
 ) -> tuple[float, int]:
     settings = {"preset": "default", "iterations": iterations, "symmetry": "none"}
     client.submit(job, verts, faces, camera, mask=mask, settings=settings, progress_hz=progress_hz)
-    t0, t_first, frames = time.perf_counter(), None, 0
+    frames = 0
     for frame in client.job_frames(job):
         if frame.type == "progress":
             frames += 1
-            if frame.header["iteration"] == 1:
-                t_first = time.perf_counter()
         elif frame.type == "result":
-            report = frame.header["report"]
-            return report["seconds"]["per_iteration"], frames
+            return frame.header["report"]["seconds"]["per_iteration"], frames
         elif frame.type == "error":
             raise RuntimeError(frame.header["message"])
-    raise RuntimeError(f"job ended without a result ({t0}, {t_first})")
+    raise RuntimeError(f"job {job} ended without a result")
 
 
 def main(argv: list[str] | None = None) -> None:
