@@ -84,9 +84,10 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    from dataclasses import fields
+
     from .server import Limits
 
-    d = Limits()
     p = sub.add_parser("serve", help="run the engine as a local socket service (protocol: docs/protocol.md)")
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default loopback only; anything else is reachable by others)"
@@ -101,18 +102,24 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started the engine ends (POSIX)")
-    p.add_argument("--max-frame-mb", type=int, default=d.max_frame >> 20, help="largest accepted frame, MiB")
-    p.add_argument("--max-vertices", type=int, default=d.max_vertices)
-    p.add_argument("--max-faces", type=int, default=d.max_faces)
-    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
-    p.add_argument("--max-iterations", type=int, default=d.max_iterations)
-    p.add_argument("--max-queue", type=int, default=d.max_queue, help="jobs waiting at most")
-    p.add_argument("--max-clients", type=int, default=d.max_clients, help="connections at most")
+    for f in fields(Limits):
+        mib = f.name in Limits.MIB_FIELDS
+        flag = "--" + f.name.removesuffix("_bytes").replace("_", "-") + ("-mb" if mib else "")
+        default = f.default >> 20 if mib else f.default  # type: ignore[operator]
+        p.add_argument(
+            flag,
+            dest=f.name,
+            type=int,
+            default=default,
+            metavar="N",
+            help=f"{f.metadata['help']} (default {default}{' MiB' if mib else ''})",
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
     import os
+    from dataclasses import fields
 
     from refine_protocol import PROTOCOL_VERSION
     from refine_protocol.messages import READY_PREFIX
@@ -121,15 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import Limits, Server, load_token
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    limits = Limits(
-        max_frame=args.max_frame_mb << 20,
-        max_vertices=args.max_vertices,
-        max_faces=args.max_faces,
-        max_image_pixels=args.max_image_pixels,
-        max_iterations=args.max_iterations,
-        max_queue=args.max_queue,
-        max_clients=args.max_clients,
-    )
+    limits = Limits(**{f.name: getattr(args, f.name) << (20 if f.name in Limits.MIB_FIELDS else 0) for f in fields(Limits)})
     if min(limits.to_dict().values()) < 1:
         raise InputError("serve: every --max-* limit must be at least 1")
     token, generated = load_token(args.token_file)
@@ -169,7 +168,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server.serve_forever()
     if args.port_file:
         args.port_file.unlink(missing_ok=True)
-    return 0
+    # Exit now: a job stuck in a long non-cancellable step (its thread is a daemon) or a client
+    # thread still logging must not make interpreter shutdown hang or abort.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _watch_parent(stop) -> None:

@@ -6,3 +6,7 @@ class InputError(ValueError):
 
     The message is one line that names the problem and, where possible, what to pass instead.
     """
+
+
+class LimitError(InputError):
+    """Input larger than a configured limit (pixels, vertices, ...)."""

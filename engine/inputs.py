@@ -34,9 +34,9 @@ def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nda
     return verts, faces
 
 
-def check_mask(mask: np.ndarray, camera: BlenderCamera) -> np.ndarray:
-    """mask (H, W) in [0, 1] matching the camera's resolution. Returns float32."""
-    mask = np.asarray(mask, dtype=np.float32)
+def check_silhouette(mask: np.ndarray, camera: BlenderCamera) -> None:
+    """mask (H, W), float in [0, 1] or uint8 in 0..255, matching the camera's resolution, not empty."""
+    mask = np.asarray(mask)
     w, h = camera.image_size_wh
     if mask.ndim != 2:
         raise InputError(f"image: silhouette must be a 2D array, got shape {mask.shape}")
@@ -45,11 +45,19 @@ def check_mask(mask: np.ndarray, camera: BlenderCamera) -> np.ndarray:
             f"image: size {mask.shape[1]}x{mask.shape[0]} does not match the camera resolution {w}x{h} "
             "(resolution_x/y x resolution_percentage)"
         )
-    if not np.isfinite(mask).all():
+    if mask.dtype != np.uint8 and not np.isfinite(mask).all():
         raise InputError("image: silhouette has non-finite values")
-    if (mask > 0.5).sum() == 0:
+    if not (mask > (127 if mask.dtype == np.uint8 else 0.5)).any():
         raise InputError("image: the silhouette is empty (no pixel with alpha/mask above 0.5)")
-    return np.clip(mask, 0.0, 1.0)
+
+
+def check_mask(mask: np.ndarray, camera: BlenderCamera) -> np.ndarray:
+    """check_silhouette, then the mask as (H, W) float32 in [0, 1]."""
+    mask = np.asarray(mask)
+    check_silhouette(mask, camera)
+    if mask.dtype == np.uint8:
+        return mask.astype(np.float32) / 255.0
+    return np.clip(mask.astype(np.float32), 0.0, 1.0)
 
 
 def check_view(verts: np.ndarray, camera: BlenderCamera) -> None:

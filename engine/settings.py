@@ -78,6 +78,11 @@ class Settings:
     device: str = "auto"
     seed: int = 0
 
+    @property
+    def uses_image(self) -> bool:
+        """Whether the photo's colours matter (the network's image encoder), not only its silhouette."""
+        return self.parameterization == "network" and self.encoder != "none"
+
     def validate(self) -> None:
         if self.parameterization not in PARAMETERIZATIONS:
             raise InputError(f"settings: parameterization must be one of {', '.join(PARAMETERIZATIONS)}")

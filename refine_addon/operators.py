@@ -90,8 +90,9 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
                 props.status = f"{h['iteration']}/{h['total']}  loss {h['losses'].get('total') or 0:.4f}  IoU {h['losses'].get('iou') or 0:.3f}"
                 context.window_manager.progress_update(props.progress)
                 latest = ev.vertices if ev.vertices is not None else latest
-            elif ev.kind == "queued" and ev.header.get("position"):
-                props.status = f"Waiting for the engine ({ev.header['position']} job(s) ahead)"
+            elif ev.kind == "queued":  # position: waiting jobs ahead, the running one not counted
+                ahead = ev.header.get("position", 0)
+                props.status = f"Waiting for the engine ({ahead} job(s) ahead)" if ahead else "Waiting for the engine"
             elif ev.kind == "result":
                 return self._end(context, f"Refined: {ev.header['report']['iterations_run']} iterations", keep=ev.vertices)
             elif ev.kind in ("cancelled", "error"):

@@ -20,23 +20,35 @@ import json
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 MAGIC = b"RFN1"
 PROTOCOL_VERSION = 1
 PREFIX = struct.Struct("<4sIQ")
 MAX_HEADER = 64 * 1024
+MAX_INT = 2**63  # JSON integers must lie in -2^63 .. 2^63-1
+CHUNK = 1 << 20  # bodies are read (and their memory claimed) this many bytes at a time
+_ZEROS = bytes(CHUNK)
 DEFAULT_MAX_FRAME = 512 * 1024 * 1024
 DTYPES = {"f32": ("<f4", 4), "i32": ("<i4", 4), "u8": ("|u1", 1)}
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class FrameError(ValueError):
-    """A malformed, oversized or truncated frame. `code` is the protocol error code."""
+    """A malformed, oversized or truncated frame. `code` is the protocol error code; `fatal` says
+    whether the byte stream is lost (False: the frame was read whole, only its content is bad)."""
 
-    def __init__(self, message: str, code: str = "bad_frame") -> None:
+    def __init__(self, message: str, code: str = "bad_frame", fatal: bool = True) -> None:
         super().__init__(message)
         self.code = code
+        self.fatal = fatal
+
+
+class ByteBudget(Protocol):
+    """Memory a reader may claim for frame bodies (see read_frame)."""
+
+    def take(self, n: int) -> bool: ...
+    def give(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,12 @@ class Blob:
 
 @dataclass
 class Frame:
-    """A decoded frame: the JSON header (without "blobs") and the blobs by name."""
+    """A decoded frame: the JSON header (without "blobs") and the blobs by name. `nbytes`: the
+    body's size (what read_frame claimed from its budget)."""
 
     header: dict[str, Any]
     blobs: dict[str, Blob] = field(default_factory=dict)
+    nbytes: int = 0
 
     @property
     def type(self) -> str:
@@ -147,10 +161,38 @@ def _parse_blobs(specs: Any, payload: memoryview) -> dict[str, Blob]:
     return blobs
 
 
+class _NumberOutOfRange(Exception):
+    pass
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NumberOutOfRange(f"number {text[:24]} is out of range")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    # Checked on the digits first: converting a 4000-digit string is itself slow.
+    if len(text.lstrip("-")) > 19 or not -MAX_INT <= int(text) < MAX_INT:
+        raise _NumberOutOfRange(f"integer {text[:24]}{'...' if len(text) > 24 else ''} is out of range (-2^63..2^63-1)")
+    return int(text)
+
+
 def decode_body(header_bytes: bytes | memoryview, payload: bytes | memoryview) -> Frame:
-    """Parse the header JSON and slice the payload into blobs (no copies)."""
+    """Parse the header JSON and slice the payload into blobs (no copies).
+
+    A number JSON can write but a float64 / int64 cannot hold (1e999, a 400-digit integer) raises a
+    non-fatal FrameError with code bad_request: the frame itself was well delimited."""
     try:
-        header = json.loads(bytes(header_bytes).decode("utf-8"), parse_constant=_reject_constant)
+        header = json.loads(
+            bytes(header_bytes).decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+        )
+    except _NumberOutOfRange as exc:
+        raise FrameError(f"header: {exc}", "bad_request", fatal=False) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise FrameError(f"header is not valid JSON: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
@@ -183,16 +225,51 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytearray:
     return buf
 
 
-def read_frame(stream: BinaryIO, max_frame: int = DEFAULT_MAX_FRAME) -> Frame | None:
+def _read_body(stream: BinaryIO, n: int, budget: ByteBudget | None) -> bytearray:
+    """Read n bytes, growing the buffer as the bytes arrive (a prefix alone costs no memory),
+    claiming each chunk from `budget` first. On failure everything claimed is given back."""
+    buf = bytearray()
+    try:
+        while len(buf) < n:
+            step = min(CHUNK, n - len(buf))
+            if budget is not None and not budget.take(step):
+                raise FrameError("the engine is receiving too much data at once; try again later", "busy")
+            start = len(buf)
+            buf += _ZEROS if step == CHUNK else _ZEROS[:step]
+            with memoryview(buf) as view:
+                got = start
+                while got < start + step:
+                    k = stream.readinto(view[got : start + step])  # type: ignore[attr-defined]
+                    if not k:
+                        raise FrameError(f"connection closed after {got} of {n} bytes", "truncated")
+                    got += k
+    except BaseException:
+        if budget is not None:
+            budget.give(len(buf))
+        raise
+    return buf
+
+
+def read_frame(stream: BinaryIO, max_frame: int = DEFAULT_MAX_FRAME, budget: ByteBudget | None = None) -> Frame | None:
     """Read one frame from a binary stream (e.g. `socket.makefile("rb")`).
 
     Returns None on a clean end of stream before a frame starts; raises FrameError otherwise.
+    With a `budget`, the body's memory is claimed from it chunk by chunk; on success the returned
+    frame's `nbytes` stay claimed (the caller gives them back when done with the frame), on
+    failure they are given back.
     """
     first = stream.read(1)
     if not first:
         return None
     prefix = first + bytes(_read_exactly(stream, PREFIX.size - 1))
     h, p = parse_prefix(prefix, max_frame)
-    body = _read_exactly(stream, h + p)
+    body = _read_body(stream, h + p, budget)
     view = memoryview(body)
-    return decode_body(view[:h], view[h:])
+    try:
+        frame = decode_body(view[:h], view[h:])
+    except BaseException:
+        if budget is not None:
+            budget.give(len(body))
+        raise
+    frame.nbytes = len(body)
+    return frame

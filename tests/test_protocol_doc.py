@@ -41,3 +41,24 @@ def test_the_documented_minimal_client_talks_to_a_real_engine(tmp_path):
         header, payload = namespace["recv"](sock.makefile("rb"))
         assert header["data"] == 7 and np.frombuffer(payload, "<f4").tolist() == [1.0, 2.0]
         sock.close()
+
+
+def _table(name: str) -> list[list[str]]:
+    """Rows (cells without backticks) of the generated-style table between <!-- name:start/end -->."""
+    block = DOC.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+    rows = [line.strip("|").split("|") for line in block.strip().splitlines()[2:]]
+    return [[cell.strip().strip("`") for cell in row] for row in rows]
+
+
+def test_the_limits_table_is_what_the_engine_announces():
+    from engine.server import Limits
+
+    assert {key: int(default) for key, default, *_ in _table("limits")} == Limits().to_dict()
+
+
+def test_the_presets_table_names_every_preset_with_its_iterations():
+    from engine.settings import PRESETS
+
+    assert {name: int(iterations) for name, iterations, *_ in _table("presets")} == {
+        name: s.iterations for name, s in PRESETS.items()
+    }

@@ -114,8 +114,9 @@ def test_disconnect_mid_job_cancels_it_and_two_clients_see_only_their_own_jobs(e
     b.submit(
         "x", small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"preset": "fast", "iterations": 6}
     )
-    assert b.receive().header == {"type": "queued", "job": "x", "position": 1}
-    assert b.status()["jobs"] == [{"job": "x", "state": "queued", "position": 1}]
+    # Position = waiting jobs ahead of it (the running one not counted): 0 starts next.
+    assert b.receive().header == {"type": "queued", "job": "x", "position": 0}
+    assert b.status()["jobs"] == [{"job": "x", "state": "queued", "position": 0}]
     a.close()  # the engine notices, cancels a's job and starts b's
     t0 = time.monotonic()
     frames = list(b.job_frames("x"))
@@ -274,8 +275,11 @@ frames = st.one_of(
 def test_fuzzed_frames_never_hurt_the_engine(engine, data, truncate):
     with engine.client(timeout=10) as c:
         c.sock.settimeout(10)
-        c.sock.sendall(data[: len(data) // 2] if truncate else data)
-        c.sock.shutdown(socket.SHUT_WR)
+        try:
+            c.sock.sendall(data[: len(data) // 2] if truncate else data)
+            c.sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the engine may hang up as soon as it sees bad bytes
+            pass
         while True:  # whatever comes back is well-formed frames, then the end
             try:
                 if c.receive() is None:

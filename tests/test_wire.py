@@ -89,3 +89,28 @@ def test_oversized_frame_is_refused_before_reading_it():
     with pytest.raises(FrameError) as err:
         read_frame(io.BytesIO(data))
     assert err.value.code == "too_large"
+
+
+def test_bodies_claim_their_memory_from_the_budget_and_give_it_back_on_failure():
+    from engine.server.budget import ByteBudget
+
+    blob = Blob.from_array("v", np.zeros(3 << 18, np.float32), "f32")  # 3 MiB: several chunks
+    data = encode_frame({"type": "echo"}, [blob])
+    budget = ByteBudget(8 << 20, wait=0.1)
+    frame = read_frame(io.BytesIO(data), budget=budget)
+    assert frame.nbytes == len(data) - 16 and budget.used == frame.nbytes  # the caller gives it back
+    budget.give(frame.nbytes)
+    with pytest.raises(FrameError, match="closed after"):
+        read_frame(io.BytesIO(data[: len(data) // 2]), budget=budget)
+    assert budget.used == 0
+    with pytest.raises(FrameError) as err:  # too much at once: refused after a short wait
+        read_frame(io.BytesIO(data), budget=ByteBudget(1 << 20, wait=0.1))
+    assert err.value.code == "busy"
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e400", b"9" * 400, b"-" + b"9" * 20])
+def test_numbers_a_float64_or_int64_cannot_hold_are_a_bad_request_not_a_lost_stream(number):
+    raw = b'{"type":"status","x":' + number + b"}"
+    with pytest.raises(FrameError) as err:
+        decode_frame(PREFIX.pack(MAGIC, len(raw), 0) + raw)
+    assert err.value.code == "bad_request" and not err.value.fatal

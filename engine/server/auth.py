@@ -44,4 +44,5 @@ def token_matches(given: object, token: str) -> bool:
     """Constant-time comparison (no early exit that would leak a matching prefix)."""
     if not isinstance(given, str) or len(given) > MAX_TOKEN:
         return False
-    return hmac.compare_digest(given.encode(), token.encode())
+    # surrogatepass: a JSON string may hold a lone surrogate, which is simply a wrong token.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode())

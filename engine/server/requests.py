@@ -3,7 +3,8 @@ job is queued, so a bad request costs the client one error frame and nobody else
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -12,47 +13,80 @@ from refine_protocol import Frame
 from refine_protocol.messages import JOB_ID
 
 from ..camera import BlenderCamera
-from ..errors import InputError
-from ..inputs import check_mask, check_mesh, check_view
-from ..io.image_io import load_image
+from ..errors import InputError, LimitError
+from ..inputs import check_mesh, check_silhouette, check_view
+from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, preset
 
 
 class RequestError(ValueError):
-    """A request the engine refuses; `code` is the protocol error code."""
+    """A request the engine refuses; `code` is the protocol error code. `job_scoped`: the error
+    frame names the request's job (False when that id belongs to another, unfinished job)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, job_scoped: bool = True) -> None:
         super().__init__(message)
         self.code = code
+        self.job_scoped = job_scoped
+
+
+MiB = 1 << 20
+
+
+def _limit(default: int, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask for (configurable with `serve` options)."""
+    """What clients may ask of the engine (`serve --max-...` options; byte sizes in MiB there).
+    Every limit bounds memory or time; docs/protocol.md ("Limits") adds up the worst case."""
 
-    max_frame: int = 256 * 1024 * 1024  # bytes
-    max_vertices: int = 2_000_000
-    max_faces: int = 4_000_000
-    max_image_pixels: int = 16 * 1024 * 1024
-    max_iterations: int = 10_000
-    max_queue: int = 32
-    max_clients: int = 32
+    max_frame: int = _limit(128 * MiB, "bytes per frame: the largest mesh (72 MB) and a large photo")
+    max_vertices: int = _limit(2_000_000, "vertices per job")
+    max_faces: int = _limit(4_000_000, "faces per job")
+    max_image_pixels: int = _limit(16 * MiB, "W x H of the camera and of the decoded image")
+    max_iterations: int = _limit(10_000, "iterations per job")
+    max_queue: int = _limit(32, "jobs waiting, all clients")
+    max_queue_per_client: int = _limit(8, "jobs waiting, per connection")
+    max_queued_bytes: int = _limit(1024 * MiB, "bytes held by the waiting jobs (their frames and u8 masks)")
+    max_inflight_bytes: int = _limit(256 * MiB, "bytes of frame bodies being received, all connections")
+    max_clients: int = _limit(32, "authenticated connections")
+    max_unauthenticated: int = _limit(8, "connections that have not sent their hello yet")
+    hello_seconds: int = _limit(5, "deadline for the hello, from the connection's start")
+    stall_seconds: int = _limit(30, "a connection stuck this long sending or receiving a frame is closed")
+
+    MIB_FIELDS = ("max_frame", "max_queued_bytes", "max_inflight_bytes")  # given in MiB on the command line
+
+    @property
+    def max_backlog(self) -> int:
+        """Unsent bytes a connection may hold: one result frame of the largest mesh, and room."""
+        return 12 * self.max_vertices + 8 * MiB
 
     def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "max_backlog": self.max_backlog}
 
 
 @dataclass
 class RefineRequest:
+    """A validated refine request, kept small while it waits: the mesh as the frame's own arrays,
+    the photo still encoded, the silhouette as bytes."""
+
     job: str
-    verts: np.ndarray  # (V, 3) float64 world units
-    faces: np.ndarray  # (F, 3) int64
-    mask: np.ndarray  # (H, W) float32 in [0, 1]
-    rgb: np.ndarray | None  # (H, W, 3) float32 in [0, 1]
+    verts: np.ndarray  # (V, 3) float32 world units (a view of the frame)
+    faces: np.ndarray  # (F, 3) int32 (a view of the frame)
+    mask: np.ndarray  # (H, W) uint8, 255 = object
+    image: memoryview | None  # the encoded photo, decoded when the job starts if the preset uses it
     camera: BlenderCamera
     settings: Settings
     progress_hz: float
     progress_vertices: bool
+    nbytes: int  # memory held while waiting
+
+    def photo(self) -> np.ndarray | None:
+        """(H, W, 3) float32 in [0, 1] if the settings use the photo's colours, else None."""
+        if self.image is None or not self.settings.uses_image:
+            return None
+        return load_image(self.image, opaque_ok=True)[0]
 
 
 # Settings a client may override, with their types; everything else comes from the preset.
@@ -70,23 +104,25 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     """Check a refine frame completely (shapes, limits, values, camera view). Raises RequestError."""
     h = frame.header
     job = job_id(h)
-    try:
-        settings = _settings(h.get("settings", {}), limits)
-        camera = BlenderCamera.from_dict(h.get("camera"))  # type: ignore[arg-type]
-        verts, faces = _mesh(frame, limits)
-        rgb, mask = _image(frame, camera, limits)
-        verts, faces = check_mesh(verts, faces)
-        mask = check_mask(mask, camera)
-        check_view(verts, camera)
-    except InputError as exc:
-        raise RequestError("invalid_input", str(exc)) from None
     hz = h.get("progress_hz", 10.0)
     if type(hz) not in (int, float) or not 0 <= hz <= 1000:
         raise RequestError("bad_request", "'progress_hz' must be a number in 0..1000")
     pv = h.get("progress_vertices", True)
     if not isinstance(pv, bool):
         raise RequestError("bad_request", "'progress_vertices' must be true or false")
-    return RefineRequest(job, verts, faces, mask, rgb, camera, settings, float(hz), pv)
+    try:
+        settings = _settings(h.get("settings", {}), limits)
+        camera = BlenderCamera.from_dict(h.get("camera"))  # type: ignore[arg-type]
+        verts, faces = _mesh(frame, limits)
+        image, mask = _image(frame, camera, limits)
+        check_silhouette(mask, camera)
+        check_view(check_mesh(verts, faces)[0], camera)
+    except LimitError as exc:
+        raise RequestError("limit_exceeded", str(exc)) from None
+    except InputError as exc:
+        raise RequestError("invalid_input", str(exc)) from None
+    nbytes = frame.nbytes + mask.nbytes
+    return RefineRequest(job, verts, faces, mask, image, camera, settings, float(hz), pv, nbytes)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
@@ -126,18 +162,31 @@ def _mesh(frame: Frame, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
     return verts, faces
 
 
-def _image(frame: Frame, camera: BlenderCamera, limits: Limits) -> tuple[np.ndarray | None, np.ndarray]:
+# Decoding a large photo briefly needs ~4 bytes per pixel: at most two decodes at a time, whatever
+# the number of clients submitting.
+_DECODING = threading.BoundedSemaphore(2)
+
+
+def _image(frame: Frame, camera: BlenderCamera, limits: Limits) -> tuple[memoryview | None, np.ndarray]:
+    """The encoded photo (kept for the job) and the silhouette as (H, W) uint8."""
     w, h = camera.image_size_wh
     if w * h > limits.max_image_pixels:
         raise RequestError("limit_exceeded", f"camera: {w}x{h} pixels exceeds the limit of {limits.max_image_pixels}")
-    encoded = _blob(frame, "image", ("u8",), 1)
+    encoded = frame.blobs["image"].data if "image" in frame.blobs else None
+    _blob(frame, "image", ("u8",), 1)  # dtype and shape check
     raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
     if raw_mask is not None:
         if raw_mask.size > limits.max_image_pixels:
             raise RequestError("limit_exceeded", f"mask: {raw_mask.size} pixels exceeds the limit of {limits.max_image_pixels}")
-        mask = raw_mask.astype(np.float32) / (255.0 if raw_mask.dtype == np.uint8 else 1.0)
-        rgb = None if encoded is None else load_image(encoded.tobytes(), max_pixels=limits.max_image_pixels)[0]
-        return rgb, mask
+        if raw_mask.dtype != np.uint8:
+            if not np.isfinite(raw_mask).all():
+                raise InputError("mask: non-finite values")
+            raw_mask = np.round(np.clip(raw_mask, 0.0, 1.0) * 255).astype(np.uint8)
+        if encoded is not None:  # decodable, and no larger than the limit
+            with _DECODING:
+                load_silhouette(encoded, opaque_ok=True, max_pixels=limits.max_image_pixels)
+        return encoded, raw_mask
     if encoded is None:
         raise RequestError("bad_request", "a refine request needs blob 'image' (an encoded image file) or 'mask'")
-    return load_image(encoded.tobytes(), max_pixels=limits.max_image_pixels)
+    with _DECODING:
+        return encoded, load_silhouette(encoded, max_pixels=limits.max_image_pixels)

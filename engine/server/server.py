@@ -1,4 +1,6 @@
-"""The socket service: authenticated connections, one reader thread each, a shared job queue."""
+"""The socket service: authenticated connections (a reader and a writer thread each), a shared job
+queue, and a reaper that enforces the liveness rules of docs/protocol.md so that no client, job or
+stranger can stop the engine serving the others."""
 
 from __future__ import annotations
 
@@ -13,15 +15,20 @@ from typing import Any
 import numpy as np
 
 import refine_protocol.messages as m
-from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_frame, send_frame
+from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_frame
 
 from ..errors import InputError
+from ..refine import pick_device, refine
 from .auth import token_matches
+from .budget import ByteBudget
+from .connection import Connection
 from .jobs import Job, JobQueue
 from .requests import Limits, RequestError, job_id, parse_refine
 
 log = logging.getLogger("engine.server")
-HELLO_TIMEOUT = 10.0  # seconds a new connection has to authenticate
+MAX_HELLO = 64 * 1024  # bytes: the one frame a stranger may send
+SHUTDOWN_JOB_WAIT = 10.0  # seconds shutdown waits for the running job's current iteration
+SHUTDOWN_FLUSH = 2.0  # seconds shutdown gives clients to receive their last frames
 
 
 def json_safe(value: Any) -> Any:
@@ -35,39 +42,35 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-class Connection:
-    """One client socket. send() is thread-safe and never raises: a dead socket returns False."""
+def history_blob(history: list[dict[str, float]]) -> tuple[list[str], Blob]:
+    """Per-iteration losses as a (N, C) float32 blob (NaN where a value is not finite) and its
+    column names: any number of iterations, outside the size-capped header."""
+    columns = list(history[0]) if history else []
+    table = np.array([[rec.get(c, math.nan) for c in columns] for rec in history], dtype=np.float32).reshape(len(history), -1)
+    return columns, Blob.from_array("history", table, "f32")
 
-    def __init__(self, sock: socket.socket, address: str, number: int) -> None:
-        self.sock = sock
-        self.address = address
-        self.number = number
-        self.closed = threading.Event()
+
+class RateLimitedLog:
+    """At most `burst` warnings per `period` seconds; the rest are counted and summed up later, so
+    a stranger knocking on the port cannot flood the log."""
+
+    def __init__(self, burst: int = 5, period: float = 60.0) -> None:
+        self._burst, self._period = burst, period
+        self._start, self._count, self._suppressed = -math.inf, 0, 0
         self._lock = threading.Lock()
 
-    def send(self, header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> bool:
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
         with self._lock:
-            if self.closed.is_set():
-                return False
-            try:
-                send_frame(self.sock, header, blobs)
-                return True
-            except OSError:
-                self.close()
-                return False
-
-    def error(self, code: str, message: str, job: str | None = None) -> None:
-        header = {"type": m.ERROR, "code": code, "message": message}
-        self.send(header if job is None else {**header, "job": job})
-
-    def close(self) -> None:
-        if not self.closed.is_set():
-            self.closed.set()
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.sock.close()
+            if now - self._start > self._period:
+                if self._suppressed:
+                    log.warning("%d more refused connections in the last %.0f s", self._suppressed, self._period)
+                self._start, self._count, self._suppressed = now, 0, 0
+            self._count += 1
+            if self._count > self._burst:
+                self._suppressed += 1
+                return
+        log.warning(message, *args)
 
 
 class Server:
@@ -79,7 +82,6 @@ class Server:
         import torch
 
         from .. import __version__
-        from ..refine import pick_device
 
         self.token = token
         self.limits = limits or Limits()
@@ -89,23 +91,26 @@ class Server:
         self.version = __version__
         self.listener = socket.create_server((host, port))
         self.host, self.port = self.listener.getsockname()[:2]
+        self.inflight = ByteBudget(self.limits.max_inflight_bytes, wait=self.limits.stall_seconds)
         self._stop = threading.Event()
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self.queue = JobQueue(self._run_job, self._report_position, self.limits.max_queue)
+        self._refusals = RateLimitedLog()
+        self.queue = JobQueue(self._run_job, self._report_position, self.limits)
 
     # ----------------------------------------------------------------- lifecycle
     def serve_forever(self) -> None:
-        self.listener.settimeout(0.2)  # wake up to notice shutdown()
+        self.listener.settimeout(0.2)  # wake up to reap stuck connections and notice shutdown()
         try:
             while not self._stop.is_set():
                 try:
                     sock, addr = self.listener.accept()
                 except TimeoutError:
-                    continue
-                conn = Connection(sock, f"{addr[0]}:{addr[1]}", next(self._numbers))
-                threading.Thread(target=self._serve_connection, args=(conn,), name=f"client-{conn.number}", daemon=True).start()
+                    pass
+                else:
+                    self._open(sock, f"{addr[0]}:{addr[1]}")
+                self._reap()
         finally:
             self._close()
 
@@ -113,66 +118,94 @@ class Server:
         self._stop.set()
 
     def _close(self) -> None:
+        """Stop: cancel every job (each owner gets its cancelled frame), say bye to every client,
+        give them a moment to read it, close. Bounded in time whatever the clients do."""
         self.listener.close()
-        self.queue.stop()
+        for job in self.queue.stop(SHUTDOWN_JOB_WAIT):
+            self._end(job, {"type": m.CANCELLED, "job": job.id, "iterations_run": 0})
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
+            if conn.authenticated:
+                conn.send({"type": m.BYE})
+            conn.finish()
+        deadline = time.monotonic() + SHUTDOWN_FLUSH
+        for conn in connections:
+            conn.wait_closed(max(0.0, deadline - time.monotonic()))
             conn.close()
         log.info("engine stopped")
 
     # --------------------------------------------------------------- connections
-    def _serve_connection(self, conn: Connection) -> None:
+    def _open(self, sock: socket.socket, address: str) -> None:
+        conn = Connection(sock, address, next(self._numbers), self.limits.max_backlog)
         with self._lock:
-            full = len(self._connections) >= self.limits.max_clients
-            if not full:
-                self._connections.add(conn)
-        if full:
-            conn.error("busy", f"{self.limits.max_clients} clients are connected already")
-            conn.close()
-            return
+            strangers = [c for c in self._connections if not c.authenticated and not c.closed.is_set()]
+            # A full waiting room evicts its oldest: a real client says hello within milliseconds,
+            # so sockets that only sit there can never keep it out.
+            evicted = min(strangers, key=lambda c: c.opened) if len(strangers) >= self.limits.max_unauthenticated else None
+            self._connections.add(conn)
+        if evicted is not None:
+            self._refuse(evicted, "too many connections waiting to authenticate")
+        threading.Thread(target=self._serve_connection, args=(conn,), name=f"client-{conn.number}", daemon=True).start()
+
+    def _reap(self) -> None:
+        """Close connections that broke a liveness rule (docs/protocol.md, "Liveness")."""
+        now = time.monotonic()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            if not conn.authenticated and not conn.closing and now - conn.opened > self.limits.hello_seconds:
+                self._refuse(conn, f"no hello within {self.limits.hello_seconds} s")
+            elif conn.stalled_for(now) > self.limits.stall_seconds:
+                log.warning("client %s stalled for over %d s; disconnecting it", conn.address, self.limits.stall_seconds)
+                conn.close()  # its reader ends and cancels its jobs
+
+    def _refuse(self, conn: Connection, reason: str, code: str = "auth_failed") -> None:
+        self._refusals.warning("refused %s: %s", conn.address, reason)
+        conn.error(code, reason)
+        conn.finish()
+
+    def _serve_connection(self, conn: Connection) -> None:
         try:
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            stream = conn.sock.makefile("rb")
-            if self._handshake(conn, stream):
-                while not conn.closed.is_set():
-                    frame = read_frame(stream, self.limits.max_frame)
-                    if frame is None:
-                        break
-                    self._dispatch(conn, frame)
-        except FrameError as exc:
-            conn.error(exc.code, str(exc))
+            if self._handshake(conn):
+                self._session(conn)
         except OSError:
             pass  # the client went away (or the server closed the socket)
         except Exception as exc:  # a bug: tell the client, keep serving the others
             log.exception("connection %s failed", conn.address)
             conn.error("internal", f"{type(exc).__name__}: {exc}")
+            conn.finish()
         finally:
-            # A client that disconnects cancels its jobs.
-            self.queue.cancel(conn)
-            conn.close()
+            self.queue.cancel(conn)  # a client that disconnects cancels its jobs
+            conn.finish()
             with self._lock:
                 self._connections.discard(conn)
 
-    def _handshake(self, conn: Connection, stream: Any) -> bool:
-        conn.sock.settimeout(HELLO_TIMEOUT)
+    def _handshake(self, conn: Connection) -> bool:
         try:
-            frame = read_frame(stream, 64 * 1024)
-        except TimeoutError:
-            conn.error("auth_failed", f"no hello within {HELLO_TIMEOUT:.0f} s")
+            frame = read_frame(conn.inbound, MAX_HELLO)
+        except FrameError as exc:
+            self._refuse(conn, str(exc), exc.code)
             return False
+        conn.inbound.frame_done()
         if frame is None:
             return False
-        conn.sock.settimeout(None)
         if frame.type != m.HELLO or not token_matches(frame.header.get("token"), self.token):
-            log.warning("refused %s: missing or wrong token", conn.address)
-            conn.error("auth_failed", "the first message must be a hello with the engine's token")
+            self._refuse(conn, "the first message must be a hello with the engine's token")
             return False
-        if frame.header.get("protocol") != PROTOCOL_VERSION:
-            conn.error(
+        protocol = frame.header.get("protocol")
+        if type(protocol) is not int or protocol != PROTOCOL_VERSION:
+            self._refuse(
+                conn,
+                f"the engine speaks protocol {PROTOCOL_VERSION}, the client {protocol!r}; update the older side",
                 "protocol_mismatch",
-                f"the engine speaks protocol {PROTOCOL_VERSION}, the client {frame.header.get('protocol')!r}; update the older side",
             )
+            return False
+        with self._lock:
+            full = sum(c.authenticated for c in self._connections) >= self.limits.max_clients
+            conn.authenticated = not full
+        if full:
+            self._refuse(conn, f"{self.limits.max_clients} clients are connected already", "busy")
             return False
         conn.send(
             {
@@ -186,6 +219,29 @@ class Server:
         )
         return True
 
+    def _session(self, conn: Connection) -> None:
+        """Read frames until the client leaves. Only a frame that loses the byte stream ends it."""
+        while not conn.closed.is_set():
+            try:
+                frame = read_frame(conn.inbound, self.limits.max_frame, self.inflight)
+            except FrameError as exc:
+                conn.inbound.frame_done()
+                conn.error(exc.code, str(exc))
+                if exc.fatal:
+                    conn.finish()
+                    return
+                continue
+            conn.inbound.frame_done()
+            if frame is None:
+                return
+            try:
+                self._dispatch(conn, frame)
+            except Exception as exc:  # a bug; the framing is intact, so the connection stays open
+                log.exception("message %r from %s failed", frame.type, conn.address)
+                conn.error("internal", f"{type(exc).__name__}: {exc}")
+            finally:
+                self.inflight.give(frame.nbytes)  # a queued job's bytes count against the queue's budget instead
+
     def _dispatch(self, conn: Connection, frame: Frame) -> None:
         kind = frame.type
         if kind == m.REFINE:
@@ -197,7 +253,7 @@ class Server:
                 conn.error(exc.code, str(exc))
                 return
             for removed in self.queue.cancel(conn, job):
-                conn.send({"type": m.CANCELLED, "job": removed.id, "iterations_run": 0})
+                self._end(removed, {"type": m.CANCELLED, "job": removed.id, "iterations_run": 0})
         elif kind == m.STATUS:
             conn.send(
                 {
@@ -213,8 +269,7 @@ class Server:
             conn.send({"type": m.ECHO, "data": frame.header.get("data")}, list(frame.blobs.values()))
         elif kind == m.SHUTDOWN:
             log.info("shutdown requested by %s", conn.address)
-            conn.send({"type": m.BYE})
-            self.shutdown()
+            self.shutdown()  # everyone, this client included, gets bye
         else:
             conn.error("bad_request", f"unknown message type {kind!r}")
 
@@ -223,30 +278,90 @@ class Server:
         try:
             request = parse_refine(frame, self.limits)
             request.settings = request.settings.with_overrides(device=self.device.split(":")[0])
-            position = self.queue.submit(Job(request, conn))
+            self.queue.submit(Job(request, conn))  # sends "queued"
         except RequestError as exc:
-            conn.error(exc.code, str(exc), job)
-            return
-        conn.send({"type": m.QUEUED, "job": request.job, "position": position})
+            conn.error(exc.code, str(exc), job if exc.job_scoped else None)
 
     def _report_position(self, job: Job, position: int) -> None:
         job.owner.send({"type": m.QUEUED, "job": job.id, "position": position})
 
     # ----------------------------------------------------------------------- jobs
-    def _run_job(self, job: Job) -> None:
-        import torch
+    def _end(self, job: Job, header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> None:
+        """Send the job's one end frame (later calls do nothing); if it cannot be encoded, an
+        internal error ends the job instead."""
+        if job.ended:
+            return
+        job.ended = True
+        try:
+            job.owner.send(header, blobs)
+        except Exception as exc:
+            log.exception("job %s: its %s frame could not be sent", job.id, header.get("type"))
+            job.owner.error("internal", f"the job's {header.get('type')} could not be sent: {type(exc).__name__}: {exc}", job.id)
 
-        from ..refine import refine
+    def _run_job(self, job: Job) -> None:
+        """Run one job; whatever happens, its owner gets exactly one result, cancelled or error."""
+        t0 = time.perf_counter()
+        outcome = "failed"
+        try:
+            outcome = self._execute(job)
+        except BaseException as exc:  # the worker must survive anything a job does
+            log.exception("job %s failed", job.id)
+            self._end(job, {"type": m.ERROR, "code": "internal", "message": f"{type(exc).__name__}: {exc}", "job": job.id})
+        finally:
+            self._end(job, {"type": m.ERROR, "code": "internal", "message": "the job ended without a result", "job": job.id})
+            if self.device.startswith("cuda"):
+                import torch
+
+                torch.cuda.empty_cache()
+        req, conn = job.request, job.owner
+        h, w = req.mask.shape
+        log.info(
+            "job %d/%s from %s: %d vertices, %d faces, %dx%d px, %s on %s in %.1f s",
+            conn.number, job.id, conn.address, len(req.verts), len(req.faces), w, h, outcome, self.device,
+            time.perf_counter() - t0,
+        )  # fmt: skip
+
+    def _execute(self, job: Job) -> str:
+        """Refine and send the end frame. Returns the outcome for the log."""
+        import torch
 
         req, conn = job.request, job.owner
         conn.send({"type": m.STARTED, "job": job.id, "device": self.device})
+        try:
+            result = refine(req.verts, req.faces, req.mask, req.camera, req.settings, req.photo(), self._progress_callback(job))
+        except InputError as exc:
+            self._end(job, {"type": m.ERROR, "code": "invalid_input", "message": str(exc), "job": job.id})
+            return "invalid input"
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            message = f"the {self.device} ran out of memory: {first_line}"
+            self._end(job, {"type": m.ERROR, "code": "out_of_memory", "message": message, "job": job.id})
+            return "out of memory"
+        iterations = result.report["iterations_run"]
+        if result.cancelled:
+            self._end(job, {"type": m.CANCELLED, "job": job.id, "iterations_run": iterations})
+            return f"cancelled after {iterations} it"
+        report = dict(result.report)
+        report["history_columns"], history = history_blob(report.pop("history"))
+        vertices = Blob.from_array("vertices", np.asarray(result.vertices), "f32")
+        self._end(job, {"type": m.RESULT, "job": job.id, "report": json_safe(report)}, [vertices, history])
+        return f"done, {iterations} it (best {result.report['best_iteration']})"
+
+    def _progress_callback(self, job: Job) -> Any:
+        """The refinement's per-iteration callback: stream progress (throttled, coalesced in the
+        connection's queue) and stop the job when it is cancelled or its client is gone."""
+        req, conn = job.request, job.owner
         interval = 1.0 / req.progress_hz if req.progress_hz > 0 else math.inf
+        key = f"progress:{job.id}"
         last_sent = -math.inf
 
         def progress(p: Any) -> bool:
             nonlocal last_sent
             now = time.monotonic()
-            if not job.cancel.is_set() and (now - last_sent >= interval or (p.iteration == p.total and interval < math.inf)):
+            last = p.iteration == p.total
+            due = req.progress_hz > 0 and (now - last_sent >= interval or last)
+            # While the previous frame waits unsent, building a newer one (vertices) is wasted work.
+            if due and not job.cancel.is_set() and (last or not conn.has_pending(key)):
                 last_sent = now
                 header = {
                     "type": m.PROGRESS,
@@ -258,47 +373,8 @@ class Server:
                     "losses": json_safe(p.losses),
                 }
                 blobs = [Blob.from_array("vertices", p.vertices(), "f32")] if req.progress_vertices else []
-                if not conn.send(header, blobs):
+                if not conn.send(header, blobs, key=key):
                     job.cancel.set()
-            return job.cancel.is_set()
+            return job.cancel.is_set() or conn.closed.is_set()
 
-        t0 = time.perf_counter()
-        outcome = "failed"
-        try:
-            result = refine(req.verts, req.faces, req.mask, req.camera, req.settings, req.rgb, progress)
-        except InputError as exc:
-            conn.error("invalid_input", str(exc), job.id)
-        except (torch.OutOfMemoryError, MemoryError) as exc:
-            conn.error(
-                "out_of_memory", f"the {self.device} ran out of memory: {str(exc).splitlines()[0] if str(exc) else ''}", job.id
-            )
-            outcome = "out of memory"
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            conn.error("internal", f"{type(exc).__name__}: {exc}", job.id)
-        else:
-            iterations = result.report["iterations_run"]
-            if result.cancelled:
-                outcome = f"cancelled after {iterations} it"
-                conn.send({"type": m.CANCELLED, "job": job.id, "iterations_run": iterations})
-            else:
-                outcome = f"done, {iterations} it (best {result.report['best_iteration']})"
-                vertices = Blob.from_array("vertices", np.asarray(result.vertices), "f32")
-                conn.send({"type": m.RESULT, "job": job.id, "report": json_safe(result.report)}, [vertices])
-        finally:
-            if self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-        h, w = req.mask.shape
-        log.info(
-            "job %d/%s from %s: %d vertices, %d faces, %dx%d px, %s on %s in %.1f s",
-            conn.number,
-            job.id,
-            conn.address,
-            len(req.verts),
-            len(req.faces),
-            w,
-            h,
-            outcome,
-            self.device,
-            time.perf_counter() - t0,
-        )
+        return progress
