@@ -70,9 +70,9 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
         t = time.perf_counter()
         result = refine(case.coarse_verts, case.coarse_faces, case.mask, case.camera, settings, image=case.rgb)
         out["seconds"] = time.perf_counter() - t
-        out["iterations"] = result.report["iterations_run"]
-        out["sec_per_iter"] = result.report["seconds"]["per_iteration"]
-        out["symmetry"] = result.report["symmetry_plane"] is not None
+        out["iterations"] = result.report.iterations_run
+        out["sec_per_iter"] = result.report.seconds["per_iteration"]
+        out["symmetry"] = result.report.symmetry_plane is not None
         verts = result.vertices
     out.update(evaluate(case, verts, case.coarse_faces))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -54,8 +54,8 @@ def run_cell(faces_target: int, size: int, stock: bool) -> dict:
     out: dict = {"faces": len(faces), "size": size}
     result = refine(verts, faces, mask, camera, preset("default").with_overrides(max_size=size))
     r = result.report
-    out.update(total=r["seconds"]["total"], iterations=r["iterations_run"], per_it=r["seconds"]["per_iteration"])
-    out["proxy_faces"] = r["proxy"]["faces"] if r["proxy"] else None
+    out.update(total=r.seconds["total"], iterations=r.iterations_run, per_it=r.seconds["per_iteration"])
+    out["proxy_faces"] = r.proxy["faces"] if r.proxy else None
     out["fast_it"] = per_iteration(verts, faces, camera, mask, size, "fast", 5)
     out["stock_it"] = per_iteration(verts, faces, camera, mask, size, "pytorch3d", 2) if stock else None
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

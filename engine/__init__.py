@@ -5,7 +5,9 @@ Usage: ``result = engine.refine(verts, faces, mask, camera, engine.preset("defau
 
 from .camera import BlenderCamera
 from .errors import InputError
-from .refine import Progress, Result, refine
+from .inputs import RefineInputs
+from .refine import Progress, Result, refine, refine_inputs
+from .report import Report
 from .settings import PRESETS, Settings, Weights, preset
 
 __version__ = "0.1.0"
@@ -15,10 +17,13 @@ __all__ = [
     "InputError",
     "PRESETS",
     "Progress",
+    "RefineInputs",
+    "Report",
     "Result",
     "Settings",
     "Weights",
     "preset",
     "refine",
+    "refine_inputs",
     "__version__",
 ]

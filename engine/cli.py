@@ -33,16 +33,18 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
+    from .inputs import RefineInputs
     from .io import load_camera, load_image, load_mesh, save_mesh
-    from .refine import refine
+    from .refine import refine_inputs
 
     settings = preset(args.preset).with_overrides(
         iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed
     )
-    settings.validate()
+    settings.validate()  # before reading large files
     verts, faces = load_mesh(args.mesh)
     rgb, mask = load_image(args.image, args.mask)
     camera = load_camera(args.camera)
+    inputs = RefineInputs.checked(verts, faces, mask, camera, settings, rgb if settings.uses_image else None)
 
     interrupted = False
 
@@ -60,7 +62,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         return interrupted
 
     try:
-        result = refine(verts, faces, mask, camera, settings, image=rgb, progress=progress)
+        result = refine_inputs(inputs, progress)
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous)
@@ -70,15 +72,15 @@ def cmd_refine(args: argparse.Namespace) -> int:
     save_mesh(args.out, result.vertices, faces, template=args.mesh)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(result.report, indent=1))
+        args.report.write_text(json.dumps(result.report.to_dict(), indent=1))
     if args.preview:
         from .preview import before_after
 
         before_after(args.preview, verts, result.vertices, faces, mask, camera)
     r = result.report
     print(
-        f"wrote {args.out} ({r['vertices']} vertices, {r['iterations_run']} iterations, best {r['best_iteration']}, "
-        f"{r['seconds']['total']:.1f} s on {r['device']}, final IoU {r['history'][r['best_iteration'] - 1]['iou']:.3f})"
+        f"wrote {args.out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
+        f"{r.seconds['total']:.1f} s on {r.device}, final IoU {r.best_iou:.3f})"
     )
     return 0
 

@@ -3,11 +3,48 @@ what is wrong in one line."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from .camera import BlenderCamera, project
 from .errors import InputError
+from .settings import Settings, preset
+
+
+@dataclass(frozen=True)
+class RefineInputs:
+    """One refinement's inputs, checked. Built once at an edge: `checked()` for raw arrays (the
+    API, the CLI), or directly from inputs the server validated when it queued the job."""
+
+    verts: np.ndarray  # (V, 3) float64 world units, rounded through float32 (see checked())
+    faces: np.ndarray  # (F, 3) int64
+    mask: np.ndarray  # (H, W) float32 in [0, 1], the camera's resolution
+    camera: BlenderCamera
+    settings: Settings
+    image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], if the settings use it
+
+    @classmethod
+    def checked(
+        cls,
+        verts: np.ndarray,
+        faces: np.ndarray,
+        mask: np.ndarray,
+        camera: BlenderCamera,
+        settings: Settings | None = None,
+        image: np.ndarray | None = None,
+    ) -> RefineInputs:
+        """Validate everything (raises InputError naming the problem)."""
+        settings = settings or preset("default")
+        settings.validate()
+        verts, faces = check_mesh(verts, faces)
+        # The optimization is float32; rounding the input once makes every entry point (float64 from
+        # files, float32 from the socket) start from the same numbers and give the same result.
+        verts = verts.astype(np.float32).astype(np.float64)
+        mask = check_mask(mask, camera)
+        check_view(verts, camera)
+        return cls(verts, faces, mask, camera, settings, image)
 
 
 def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,15 +13,16 @@ engine process whose jobs break at the step the job's seed names.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import engine.server.server as server
 from engine.cli import main
 
-real_refine = server.refine
+real_refine = server.refine_inputs
 
 
-def faulty_refine(verts, faces, mask, camera, settings, image=None, progress=None):
-    fault = settings.seed
+def faulty_refine(inputs, progress=None):
+    fault = inputs.settings.seed
     if fault == 1:
         raise RuntimeError("injected failure before the first iteration")
     if fault == 3:
@@ -34,13 +35,13 @@ def faulty_refine(verts, faces, mask, camera, settings, image=None, progress=Non
             raise SystemExit(3)
         return progress(p) if progress else None
 
-    result = real_refine(verts, faces, mask, camera, settings.with_overrides(seed=0), image, wrapped)
+    result = real_refine(replace(inputs, settings=inputs.settings.with_overrides(seed=0)), wrapped)
     if fault == 4:
-        result.report["notes"] = "x" * 100_000
+        result.report.device = "x" * 100_000
     if fault == 5:
-        result.report["notes"] = {1, 2}  # not JSON
+        result.report.device = {1, 2}  # type: ignore[assignment]  # not JSON
     return result
 
 
-server.refine = faulty_refine
+server.refine_inputs = faulty_refine
 sys.exit(main(["serve", *sys.argv[1:]]))

@@ -55,7 +55,7 @@ def test_a_large_mesh_refines_through_a_proxy_and_keeps_every_vertex(example):
     target = example["mask"] > 0.5
     settings_ = preset("fast").with_overrides(proxy_faces=5000)
     result = refine(verts, faces, example["mask"], example["camera"], settings_)
-    assert result.report["proxy"]["faces"] <= 5000 and result.report["faces"] == len(faces)
+    assert result.report.proxy["faces"] <= 5000 and result.report.faces == len(faces)
     assert result.vertices.shape == verts.shape
     before, after = (
         iou(silhouette(verts, faces, example["camera"]), target),

@@ -66,7 +66,7 @@ def test_result_does_not_depend_on_scene_units_or_position(example):
     b = refine(example["verts"] * k + shift, example["faces"], example["mask"], scaled_cam, s)
     size = np.ptp(a.vertices, axis=0).max()
     assert np.abs((b.vertices - shift) / k - a.vertices).max() < 1e-3 * size
-    assert a.report["best_iteration"] == b.report["best_iteration"]
+    assert a.report.best_iteration == b.report.best_iteration
 
 
 def test_returns_the_best_iterate_and_streams_every_iteration(example):
@@ -80,7 +80,7 @@ def test_returns_the_best_iterate_and_streams_every_iteration(example):
     assert sorted(seen) == list(range(1, 31))
     last_stage = [i for i in seen if seen[i][2] == max(v[2] for v in seen.values())]
     best = min(last_stage, key=lambda i: seen[i][0])
-    assert result.report["best_iteration"] == best
+    assert result.report.best_iteration == best
     np.testing.assert_allclose(result.vertices, seen[best][1])
 
 
@@ -92,14 +92,14 @@ def test_progress_callback_can_stop_the_run(example):
         return p.iteration == 5
 
     result = refine(example["verts"], example["faces"], example["mask"], example["camera"], FAST, progress=progress)
-    assert result.cancelled and calls == [1, 2, 3, 4, 5] and result.report["iterations_run"] == 5
+    assert result.cancelled and calls == [1, 2, 3, 4, 5] and result.report.iterations_run == 5
     assert result.vertices.shape == example["verts"].shape
 
 
 @pytest.mark.parametrize("symmetry, expect", [("none", None), ("y", (0.0, 1.0, 0.0)), ("auto", "found")])
 def test_symmetry_setting(example, symmetry, expect):
     s = FAST.with_overrides(iterations=2, symmetry=symmetry)
-    plane = refine(example["verts"], example["faces"], example["mask"], example["camera"], s).report["symmetry_plane"]
+    plane = refine(example["verts"], example["faces"], example["mask"], example["camera"], s).report.symmetry_plane
     if expect is None:
         assert plane is None
     elif expect == "found":  # the cow is left-right symmetric
@@ -116,5 +116,5 @@ def test_other_parameterizations_run_and_improve_the_silhouette(example, paramet
         parameterization=parameterization, iterations=25, lr=1e-3 if parameterization == "offsets" else 1e-4, **extra
     )
     r = refine(example["verts"], example["faces"], example["mask"], example["camera"], s, image=example["rgb"])
-    first, best = r.report["history"][0]["iou"], r.report["history"][r.report["best_iteration"] - 1]["iou"]
+    first, best = r.report.history[0]["iou"], r.report.best_iou
     assert best > first

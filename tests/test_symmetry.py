@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from engine.refine import sample_surface
 from engine.symmetry import Plane, detect_plane, fit_plane_offset
+from engine.symmetry.choose import sample_surface
 
 
 def _chair() -> trimesh.Trimesh:

@@ -59,5 +59,9 @@ class LargeSteps(torch.nn.Module):
         u = torch.from_numpy(m @ rest.detach().cpu().double().numpy()).to(dev, rest.dtype)
         self.u = torch.nn.Parameter(u)
 
+    def deform(self) -> tuple[torch.Tensor, None]:
+        """(V, 3) vertices, and no per-vertex symmetry confidence."""
+        return self(), None
+
     def forward(self) -> torch.Tensor:
         return _Solve.apply(self.u, self._solver)

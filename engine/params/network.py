@@ -44,7 +44,7 @@ class ResNet18Trunk(nn.Module):
 
 
 class RefineNetwork(nn.Module):
-    """v = v0 + offsets(v0, image); also exposes the per-vertex symmetry confidence (V,) in (0, 1).
+    """v = v0 + offsets(v0, image); deform() also gives the per-vertex symmetry confidence (V,) in (0, 1).
 
     Args:
         rest: (V, 3) input vertices (normalized frame).
@@ -71,9 +71,12 @@ class RefineNetwork(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.offset_head = nn.Linear(hidden, 3)
         self.confidence_head = nn.Sequential(nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1))
-        self.confidence = torch.ones(rest.shape[0])
 
     def forward(self) -> torch.Tensor:
+        return self.deform()[0]
+
+    def deform(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(V, 3) vertices and the (V,) per-vertex symmetry confidence in (0, 1)."""
         x = self.rest
         if self.encoder is not None:
             f1, f2 = self.encoder(self.image)
@@ -84,5 +87,5 @@ class RefineNetwork(nn.Module):
             x = torch.cat([torch.relu(self.bottleneck(feats)), self.rest], dim=1)
         for conv in self.convs:
             x = torch.relu(conv(x, self.edges))
-        self.confidence = torch.sigmoid(self.confidence_head(x)).squeeze(1)
-        return self.rest + self.offset_head(x)
+        confidence = torch.sigmoid(self.confidence_head(x)).squeeze(1)
+        return self.rest + self.offset_head(x), confidence

@@ -12,5 +12,9 @@ class DirectOffsets(torch.nn.Module):
         self.register_buffer("rest", rest)
         self.offsets = torch.nn.Parameter(torch.zeros_like(rest))
 
+    def deform(self) -> tuple[torch.Tensor, None]:
+        """(V, 3) vertices, and no per-vertex symmetry confidence."""
+        return self(), None
+
     def forward(self) -> torch.Tensor:
         return self.rest + self.offsets

@@ -14,7 +14,7 @@ from refine_protocol.messages import JOB_ID
 
 from ..camera import BlenderCamera
 from ..errors import InputError, LimitError
-from ..inputs import check_mesh, check_silhouette, check_view
+from ..inputs import RefineInputs, check_mesh, check_silhouette, check_view
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, preset
 
@@ -82,11 +82,12 @@ class RefineRequest:
     progress_vertices: bool
     nbytes: int  # memory held while waiting
 
-    def photo(self) -> np.ndarray | None:
-        """(H, W, 3) float32 in [0, 1] if the settings use the photo's colours, else None."""
-        if self.image is None or not self.settings.uses_image:
-            return None
-        return load_image(self.image, opaque_ok=True)[0]
+    def inputs(self) -> RefineInputs:
+        """The engine's inputs, validated when the job was queued: converted here, not checked again.
+        The photo is decoded only if the settings use its colours."""
+        photo = load_image(self.image, opaque_ok=True)[0] if self.image is not None and self.settings.uses_image else None
+        verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
+        return RefineInputs(verts, faces, self.mask.astype(np.float32) / 255.0, self.camera, self.settings, photo)
 
 
 # Settings a client may override, with their types; everything else comes from the preset.

@@ -17,8 +17,9 @@ import numpy as np
 import refine_protocol.messages as m
 from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_frame
 
+from ..device import pick_device
 from ..errors import InputError
-from ..refine import pick_device, refine
+from ..refine import refine_inputs
 from .auth import token_matches
 from .budget import ByteBudget
 from .connection import Connection
@@ -328,7 +329,7 @@ class Server:
         req, conn = job.request, job.owner
         conn.send({"type": m.STARTED, "job": job.id, "device": self.device})
         try:
-            result = refine(req.verts, req.faces, req.mask, req.camera, req.settings, req.photo(), self._progress_callback(job))
+            result = refine_inputs(req.inputs(), self._progress_callback(job))
         except InputError as exc:
             self._end(job, {"type": m.ERROR, "code": "invalid_input", "message": str(exc), "job": job.id})
             return "invalid input"
@@ -337,15 +338,15 @@ class Server:
             message = f"the {self.device} ran out of memory: {first_line}"
             self._end(job, {"type": m.ERROR, "code": "out_of_memory", "message": message, "job": job.id})
             return "out of memory"
-        iterations = result.report["iterations_run"]
+        iterations = result.report.iterations_run
         if result.cancelled:
             self._end(job, {"type": m.CANCELLED, "job": job.id, "iterations_run": iterations})
             return f"cancelled after {iterations} it"
-        report = dict(result.report)
+        report = result.report.to_dict()
         report["history_columns"], history = history_blob(report.pop("history"))
         vertices = Blob.from_array("vertices", np.asarray(result.vertices), "f32")
         self._end(job, {"type": m.RESULT, "job": job.id, "report": json_safe(report)}, [vertices, history])
-        return f"done, {iterations} it (best {result.report['best_iteration']})"
+        return f"done, {iterations} it (best {result.report.best_iteration})"
 
     def _progress_callback(self, job: Job) -> Any:
         """The refinement's per-iteration callback: stream progress (throttled, coalesced in the

@@ -1,0 +1,164 @@
+"""What one refinement optimizes: the mesh it moves (the input or a proxy), the parameterization
+of its vertices, the objective, the optimizer, and one iteration of them at a stage's resolution.
+Further parameters (a camera, say) join here, in `Problem`, without touching the loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses
+from .camera import BlenderCamera, look_at, project
+from .frame import NormalizedFrame
+from .inputs import RefineInputs
+from .objective import Objective
+from .optimize import Stage, Step
+from .params import DirectOffsets, LargeSteps, RefineNetwork, Similarity
+from .proxy import Proxy, make_proxy
+from .render import SilhouetteRenderer
+from .settings import Settings
+from .symmetry import Plane
+
+DTYPE = torch.float32
+Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
+
+
+@dataclass
+class OptimizedMesh:
+    """The mesh the optimizer moves, as tensors in the normalized frame: the input itself, or a
+    decimated proxy of a large one whose motion is carried back to every input vertex."""
+
+    rest: torch.Tensor  # (V', 3)
+    faces: torch.Tensor  # (F', 3) int64
+    frame: NormalizedFrame
+    proxy: Proxy | None
+
+    @classmethod
+    def build(
+        cls, verts: np.ndarray, faces: np.ndarray, frame: NormalizedFrame, proxy_faces: int, device: torch.device
+    ) -> OptimizedMesh:
+        """verts: (V, 3) normalized; a proxy of about `proxy_faces` faces when there are more (0: never)."""
+        proxy = make_proxy(verts, faces, proxy_faces) if 0 < proxy_faces < len(faces) else None
+        opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (verts, faces)
+        rest = torch.tensor(opt_verts, dtype=DTYPE, device=device)
+        return cls(rest, torch.tensor(opt_faces, dtype=torch.int64, device=device), frame, proxy)
+
+    def to_world(self, v: torch.Tensor) -> np.ndarray:
+        """Optimized vertices (V', 3) -> every input vertex (V, 3), float64 world units."""
+        v_n = v.detach().cpu().double().numpy()
+        return self.frame.to_world(self.proxy.carry(v_n) if self.proxy else v_n)
+
+
+def plan_stages(image_wh: tuple[int, int], settings: Settings) -> list[Stage]:
+    """Coarse to fine: per stage the image's aspect at `frac * max_size` on its longest side
+    (never above the image, at least 16 px), the iterations split evenly."""
+    w, h = image_wh
+    longest = min(settings.max_size, max(w, h))
+    n, k = settings.iterations, len(settings.stages)
+    stages = []
+    for i, frac in enumerate(settings.stages):
+        scale = max(frac * longest, 16) / max(w, h)
+        stages.append(Stage((max(8, round(h * scale)), max(8, round(w * scale))), n // k + (i < n % k)))
+    return stages
+
+
+def pixel_projector(camera: BlenderCamera, frame: NormalizedFrame) -> Pixels:
+    """Normalized vertices -> pixel u, v and depth at a stage's resolution."""
+    img_w, img_h = camera.image_size_wh
+
+    def pixels(v: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        p = project(camera, frame.to_world_t(v))
+        return p * torch.tensor([hw[1] / img_w, hw[0] / img_h, 1.0], dtype=v.dtype, device=v.device)
+
+    return pixels
+
+
+@dataclass
+class Problem:
+    """The parameterized vertices (a local deformation, maybe under a global similarity), the
+    objective and the optimizer."""
+
+    local: LargeSteps | DirectOffsets | RefineNetwork
+    similarity: Similarity | None
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    pixels: Pixels
+    faces: torch.Tensor
+    mask: torch.Tensor  # (1, 1, H, W) the reference silhouette at the camera's resolution
+    settings: Settings
+
+    def start(self, stage: Stage) -> Step:
+        """The step function of a stage: its renderer and its target silhouette."""
+        s = self.settings
+        renderer = SilhouetteRenderer(stage.size, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend)
+        target = F.interpolate(self.mask, size=stage.size, mode="area")[0]
+        return lambda: self.step(renderer, target, stage.size)
+
+    def step(
+        self, renderer: SilhouetteRenderer, target: torch.Tensor, hw: tuple[int, int]
+    ) -> tuple[dict[str, float], torch.Tensor]:
+        """One optimizer step. Returns the weighted terms, "total" and "iou" (as floats) and the
+        (V', 3) iterate they were measured on."""
+        self.optimizer.zero_grad(set_to_none=True)
+        v_local, confidence = self.local.deform()  # the local parameterization runs once
+        v = v_local if self.similarity is None else self.similarity.transform(v_local)
+        alpha = renderer(self.pixels(v, hw)[None], self.faces)
+        terms = self.objective(v, v_local, alpha, target, confidence)
+        total = sum(terms.values())
+        total.backward()  # type: ignore[union-attr]
+        self.optimizer.step()
+        with torch.no_grad():
+            iou = losses.soft_iou((alpha > 0.5).to(v.dtype), (target > 0.5).to(v.dtype))
+            # One device-to-host read per iteration for all the numbers (each float() would sync).
+            values = torch.stack([*terms.values(), total, iou]).tolist()  # type: ignore[misc]
+        return dict(zip([*terms, "total", "iou"], values)), v.detach()
+
+
+def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None, final_hw: tuple[int, int]) -> Problem:
+    """The problem for the settings' parameterization, losses and optimizer."""
+    s, device = inputs.settings, mesh.rest.device
+    pixels = pixel_projector(inputs.camera, mesh.frame)
+    local = _local_model(s, mesh, inputs.image, final_hw, pixels)
+    similarity = None
+    if s.align:
+        # Camera right/up in the normalized frame (the normalization has no rotation).
+        axes = np.asarray(inputs.camera.matrix_world, dtype=np.float64)[:3, :2].T
+        axes_t = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=DTYPE, device=device)
+        similarity = Similarity(local, mesh.rest.mean(0), axes_t).to(device)
+    views = tuple(_symmetry_views(s)) if plane else ()
+    sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
+    objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer)
+    params = (similarity or local).parameters()
+    opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
+    mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
+    return Problem(local, similarity, objective, opt, pixels, mesh.faces, mask, s)
+
+
+def _local_model(s: Settings, mesh: OptimizedMesh, image: np.ndarray | None, final_hw: tuple[int, int], pixels: Pixels):
+    device = mesh.rest.device
+    if s.parameterization == "largesteps":
+        return LargeSteps(mesh.rest, mesh.faces, s.lam).to(device)
+    if s.parameterization == "offsets":
+        return DirectOffsets(mesh.rest).to(device)
+    h, w = final_hw
+    if image is None:
+        img = torch.zeros(3, h, w, dtype=DTYPE, device=device)
+    else:
+        img = torch.tensor(np.asarray(image, dtype=np.float32), device=device).permute(2, 0, 1)[None]
+        img = F.interpolate(img, size=(h, w), mode="area")[0]
+
+    def grid(v: torch.Tensor) -> torch.Tensor:
+        p = pixels(v, final_hw)
+        return torch.stack((2 * p[:, 0] / w - 1, 2 * p[:, 1] / h - 1), dim=-1)
+
+    return RefineNetwork(mesh.rest, mesh.faces, img, grid, encoder=s.encoder != "none").to(device)
+
+
+def _symmetry_views(settings: Settings) -> list[BlenderCamera]:
+    """Fixed viewpoints around the normalized object for the image-symmetry loss."""
+    n, s = settings.image_symmetry_views, settings.image_symmetry_size
+    return [look_at(np.zeros(3), 360.0 * i / n + 15.0, 30.0 * (-1) ** i, 2.8, (s, s)) for i in range(n)]

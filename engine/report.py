@@ -1,0 +1,36 @@
+"""What a refinement reports: settings used, sizes, the symmetry plane, timings, every iteration's losses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .settings import Settings
+
+
+@dataclass
+class Report:
+    settings: Settings
+    device: str
+    vertices: int  # of the input mesh
+    faces: int
+    normalization: dict[str, Any]  # {"centre": [x, y, z], "scale": s}: world = centre + scale * frame
+    symmetry_plane: dict[str, Any] | None  # {"normal": [x, y, z], "offset": d} in world units, or None
+    asymmetry: float | None  # mirror error of an auto-detected plane (symmetry.detect_plane)
+    proxy: dict[str, int] | None  # {"vertices", "faces"} of the optimized proxy, or None
+    stages: list[dict[str, Any]]  # [{"image_hw": [H, W], "iterations": planned}]
+    iterations_run: int
+    best_iteration: int  # 1-based; the returned vertices are this iteration's
+    best_loss: float
+    cancelled: bool
+    seconds: dict[str, float]  # total, symmetry_search, proxy, per_iteration
+    history: list[dict[str, float]]  # per iteration: the weighted loss terms, "total" and "iou"
+
+    @property
+    def best_iou(self) -> float:
+        """Silhouette IoU of the returned iterate (at its stage's resolution)."""
+        return self.history[self.best_iteration - 1]["iou"] if self.best_iteration else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the CLI's --report file, the server's result header with `history` moved out)."""
+        return asdict(self)
