@@ -11,8 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from refine_protocol.messages import PRESET_DEFAULT
+
 from .errors import InputError
-from .settings import DEVICES, PRESETS, SYMMETRY, preset
+from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, preset
 
 
 def _refine_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +24,7 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, help="silhouette mask (white = object) for a photo without alpha")
     p.add_argument("--camera", required=True, type=Path, help="camera JSON with Blender's camera fields")
     p.add_argument("--out", required=True, type=Path, help="refined mesh (same topology and vertex order)")
-    p.add_argument("--preset", default="default", choices=list(PRESETS))
+    p.add_argument("--preset", default=PRESET_DEFAULT, choices=list(PRESETS))
     p.add_argument("--iterations", type=int, help="override the preset's iteration count")
     p.add_argument("--symmetry", choices=SYMMETRY, help="symmetry plane: auto-detect, none, or a world axis")
     p.add_argument("--device", choices=DEVICES, help="default: auto (CUDA when available)")
@@ -102,7 +104,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         help="read the secret token from this 0600 file (created if missing); "
         "otherwise $REFINE_ENGINE_TOKEN, otherwise a new one printed on the ready line",
     )
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--device", choices=DEVICES, default=AUTO)
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started the engine ends (POSIX)")
     for f in fields(Limits):
         mib = f.name in Limits.MIB_FIELDS

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import torch
 
 from .errors import InputError
+from .settings import AUTO
 
 
 def pick_device(name: str) -> torch.device:
-    """ "auto" (CUDA when available), "cpu" or "cuda"."""
-    if name == "auto":
+    """AUTO, "cpu" or "cuda"."""
+    if name == AUTO:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise InputError("settings: device 'cuda' requested but no CUDA GPU is available")

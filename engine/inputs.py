@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from refine_protocol.messages import PRESET_DEFAULT
+
 from .camera import BlenderCamera, project
 from .errors import InputError
 from .settings import Settings, preset
@@ -36,7 +38,7 @@ class RefineInputs:
         image: np.ndarray | None = None,
     ) -> RefineInputs:
         """Validate everything (raises InputError naming the problem)."""
-        settings = settings or preset("default")
+        settings = settings or preset(PRESET_DEFAULT)
         settings.validate()
         verts, faces = check_mesh(verts, faces)
         # The optimization is float32; rounding the input once makes every entry point (float64 from

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import refine_protocol.messages as m
+
 from .errors import InputError
 
 PARAMETERIZATIONS = ("largesteps", "offsets", "network")
-SYMMETRY = ("auto", "none", "x", "y", "z")
-DEVICES = ("auto", "cpu", "cuda")
+AUTO = "auto"  # device: CUDA when available, else the CPU
+DEVICES = (AUTO, "cpu", "cuda")
+SYMMETRY = tuple(m.SYMMETRY)  # "auto", "none", or the world axis normal to the mirror plane
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,14 @@ class Settings:
     sigma_px: float = 0.3
     faces_per_pixel: int = 32
     weights: Weights = field(default_factory=Weights)
-    symmetry: str = "auto"
+    symmetry: str = m.SYMMETRY_AUTO
     symmetry_threshold: float = 2.0
     image_symmetry_views: int = 4
     image_symmetry_size: int = 64
     patience: int = 50
     backend: str = "fast"
     proxy_faces: int = 25_000
-    device: str = "auto"
+    device: str = AUTO
     seed: int = 0
 
     @property
@@ -130,17 +133,17 @@ class Settings:
 
 PRESETS: dict[str, Settings] = {
     # Chosen with bench/quality.py (see docs/benchmarks.md).
-    "default": Settings(
+    m.PRESET_DEFAULT: Settings(
         weights=Weights(silhouette=10.0, offset=1.0, laplacian=0.0, normal=0.0, vertex_symmetry=20.0),
     ),
-    "fast": Settings(
+    m.PRESET_FAST: Settings(
         iterations=80,
         max_size=160,
         weights=Weights(silhouette=10.0, offset=1.0, laplacian=0.0, normal=0.0, vertex_symmetry=20.0),
     ),
     # REFINE as published (lite network, authors' weights, Adam 7e-5, 400 iterations, 224 px,
     # K=100, image symmetry), except: no ImageNet weights, the real camera, the detected plane.
-    "paper": Settings(
+    m.PRESET_PAPER: Settings(
         align=False,
         parameterization="network",
         encoder="random",
@@ -154,13 +157,13 @@ PRESETS: dict[str, Settings] = {
         patience=400,
     ),
     # The PyTorch3D tutorial recipe: free offsets, L2 silhouette, edge + normal + Laplacian, SGD.
-    "naive": Settings(
+    m.PRESET_NAIVE: Settings(
         align=False,
         parameterization="offsets",
         optimizer="sgd",
         lr=1.0,
         stages=(1.0,),
-        symmetry="none",
+        symmetry=m.SYMMETRY_NONE,
         weights=Weights(
             silhouette=1.0, silhouette_kind="l2", offset=0.0, laplacian=1.0, normal=0.01, edge=1.0, vertex_symmetry=0.0
         ),

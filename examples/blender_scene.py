@@ -11,7 +11,7 @@ import numpy as np
 from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from refine_protocol.messages import CAMERA_FIELDS, RENDER_FIELDS  # noqa: E402
+from refine_protocol.messages import CAMERA_FIELDS, MATRIX_WORLD, RENDER_FIELDS  # noqa: E402
 
 
 def make_camera(scene: bpy.types.Scene, fields: dict) -> bpy.types.Object:
@@ -20,7 +20,7 @@ def make_camera(scene: bpy.types.Scene, fields: dict) -> bpy.types.Object:
     obj = bpy.data.objects.new("RefineCamera", data)
     scene.collection.objects.link(obj)
     scene.camera = obj
-    obj.matrix_world = Matrix(fields["matrix_world"])
+    obj.matrix_world = Matrix(fields[MATRIX_WORLD])
     for name in CAMERA_FIELDS:
         if name in fields:
             setattr(data, name, fields[name])

@@ -10,6 +10,7 @@ red = mesh only, green = photo only).
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def main() -> int:
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     prefs = bpy.context.preferences.addons[PKG].preferences
     prefs.python, prefs.engine_root = engine_python, str(HERE.parent)
+    importlib.import_module(f"{PKG}.batch")  # the headless helpers (print_progress)
     addon = sys.modules[PKG]
 
     scene = bpy.context.scene
@@ -49,8 +51,12 @@ def main() -> int:
     settings.image = photo  # what an artist picks in the panel
 
     before = render_rgba(out / "render_before.png")[..., 3]
-    report = addon.batch.run_blocking(
-        bpy.context, cow, addon.preferences.engine_config(bpy.context), addon.batch.print_progress(cow.name)
+    report = addon.session.run_blocking(
+        bpy.context,
+        cow,
+        addon.preferences.engine_config(bpy.context),
+        addon.session.Inputs.from_panel(scene),
+        addon.batch.print_progress(cow.name),
     )
     after = render_rgba(out / "render_after.png")[..., 3]
     bpy.ops.refine.stop_engine()

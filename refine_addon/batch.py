@@ -14,48 +14,18 @@ import csv
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import bpy
 
-from .engine_link import LINK, EngineConfig
-from .job import Event, RefineJob
+from .engine_link import EngineConfig
+from .job import Event
 from .preferences import engine_config
 from .properties import scene_settings
-from .refinement import Refinement
+from .refine_protocol import messages as m
 from .scene_io import InputProblem
-
-
-class RefineFailed(RuntimeError):
-    pass
-
-
-def run_blocking(
-    context: bpy.types.Context,
-    obj: bpy.types.Object | None,
-    config: EngineConfig,
-    on_event: Callable[[Event], None] | None = None,
-) -> dict:
-    """Refine one object and wait. Returns the engine's report; raises RefineFailed (the object
-    is then exactly as before) or InputProblem."""
-    state, job_input = Refinement.prepare(context, obj)
-    job = RefineJob(LINK, config, job_input).start()
-    try:
-        while True:
-            event = job.events.get()
-            if on_event is not None:
-                on_event(event)
-            if event.kind == "progress" and event.vertices is not None:
-                state.show(event.vertices)
-            elif event.kind == "result":
-                state.keep(event.vertices)
-                return event.header["report"]
-            elif event.kind in ("cancelled", "error"):
-                raise RefineFailed(event.header.get("message", "cancelled"))
-    except BaseException:  # also KeyboardInterrupt: the scene goes back to how it was
-        job.cancel()
-        state.rollback()
-        raise
+from .session import Inputs, RefineFailed, run_blocking
 
 
 def print_progress(name: str, every_s: float = 1.0) -> Callable[[Event], None]:
@@ -65,13 +35,13 @@ def print_progress(name: str, every_s: float = 1.0) -> Callable[[Event], None]:
     def show(event: Event) -> None:
         nonlocal last
         h = event.header
-        if event.kind == "progress" and (time.monotonic() - last >= every_s or h["iteration"] == h["total"]):
+        if event.kind == m.PROGRESS and (time.monotonic() - last >= every_s or h["iteration"] == h["total"]):
             last = time.monotonic()
             print(
                 f"refine {name}: {h['iteration']}/{h['total']} loss {h['losses'].get('total') or 0:.4f} IoU {h['losses'].get('iou') or 0:.3f}",
                 flush=True,
             )
-        elif event.kind == "error":
+        elif event.kind == m.ERROR:
             print(f"refine {name}: error {h.get('code')}: {h.get('message')}", file=sys.stderr, flush=True)
 
     return show
@@ -83,13 +53,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="reference photo file for --object (default: the panel's image)")
     p.add_argument("--camera", help="camera object name (default: the panel's camera, else the scene camera)")
     p.add_argument("--list", type=Path, help="CSV with columns object,image[,camera]: one refinement per row")
-    p.add_argument("--preset", choices=["default", "fast", "paper", "naive"])
+    p.add_argument("--preset", choices=list(m.PRESETS))
     p.add_argument("--iterations", type=int)
-    p.add_argument("--symmetry", choices=["auto", "none", "x", "y", "z"])
+    p.add_argument("--symmetry", choices=list(m.SYMMETRY))
     p.add_argument("--save", nargs="?", const="", help="save the .blend afterwards (to this path, or over the open file)")
     p.add_argument("--engine-python", help="start the engine with this interpreter (default: the add-on preferences)")
     p.add_argument("--engine-root", help="folder with the engine package (default: the add-on preferences)")
     return p
+
+
+def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, config: EngineConfig) -> bool:
+    """One CSV row (or --object): its own image and camera, else the panel's. Prints the outcome."""
+    t0 = time.perf_counter()
+    try:
+        obj = bpy.data.objects.get(row["object"])
+        if obj is None:
+            raise InputProblem(f"no object named {row['object']!r}")
+        camera = bpy.data.objects.get(row["camera"]) if row["camera"] else base.camera
+        if row["camera"] and (camera is None or camera.type != "CAMERA"):
+            raise InputProblem(f"no camera named {row['camera']!r}")
+        inputs = replace(base, camera=camera, image_path=row["image"] or base.image_path)
+        report = run_blocking(context, obj, config, inputs, print_progress(row["object"]))
+    except (InputProblem, RefineFailed) as exc:
+        print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
+        return False
+    print(f"refine {row['object']}: done, {report['iterations_run']} iterations in {time.perf_counter() - t0:.1f} s", flush=True)
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,10 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else []
     args = _parser().parse_args(list(argv))
     context = bpy.context
-    props = scene_settings(context.scene)
-    for name in ("preset", "iterations", "symmetry"):
-        if getattr(args, name) is not None:
-            setattr(props, name, getattr(args, name).upper() if name == "symmetry" else getattr(args, name))
+    try:
+        scene_settings(context.scene)
+    except AttributeError:  # Scene.refine exists only while the extension is registered
+        print("refine: the REFINE extension is not enabled in this Blender (Preferences > Add-ons)", file=sys.stderr)
+        return 2
     rows = [{"object": o, "image": args.image or "", "camera": args.camera or ""} for o in args.object]
     if args.list:
         with open(args.list, newline="") as f:
@@ -117,27 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = EngineConfig(
             "LAUNCH", args.engine_python or config.python, args.engine_root or config.engine_root, log=config.log
         )
-    failures = 0
-    panel_image, panel_camera = props.image_path, props.camera  # what a row without its own falls back to
-    for row in rows:
-        obj = bpy.data.objects.get(row["object"])
-        props.image_path = row["image"] or panel_image
-        camera = bpy.data.objects.get(row["camera"]) if row["camera"] else panel_camera
-        t0 = time.perf_counter()
-        try:
-            if obj is None:
-                raise InputProblem(f"no object named {row['object']!r}")
-            if row["camera"] and (camera is None or camera.type != "CAMERA"):
-                raise InputProblem(f"no camera named {row['camera']!r}")
-            props.camera = camera
-            report = run_blocking(context, obj, config, print_progress(row["object"]))
-            print(
-                f"refine {row['object']}: done, {report['iterations_run']} iterations in {time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
-        except (InputProblem, RefineFailed) as exc:
-            failures += 1
-            print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
+    # Each row's inputs are passed explicitly; the panel's settings are only read, never changed.
+    panel = Inputs.from_panel(context.scene)
+    base = replace(
+        panel,
+        preset=args.preset or panel.preset,
+        symmetry=args.symmetry or panel.symmetry,
+        iterations=panel.iterations if args.iterations is None else args.iterations,
+    )
+    failures = sum(not _refine_row(context, row, base, config) for row in rows)
     if args.save is not None:
         if args.save:
             bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))

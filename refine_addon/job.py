@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine_link import EngineConfig, EngineLink, EngineUnavailable
+from .refine_protocol import messages as m
 from .refine_protocol.client import EngineClient, EngineError
 
 _ids = itertools.count(1)
@@ -17,7 +18,7 @@ _ids = itertools.count(1)
 
 @dataclass
 class Event:
-    """kind: "started" | "progress" | "result" | "cancelled" | "error".
+    """kind: a message name (messages.QUEUED, STARTED, PROGRESS, RESULT, CANCELLED, ERROR).
     For progress/result, `vertices` is (V, 3) float32 world positions (or None)."""
 
     kind: str
@@ -66,11 +67,11 @@ class RefineJob:
         try:
             client = self._link.connect(self._config)
         except (EngineUnavailable, EngineError) as exc:
-            self.events.put(Event("error", {"code": "unreachable", "message": str(exc)}))
+            self.events.put(Event(m.ERROR, {"code": m.UNREACHABLE, "message": str(exc)}))
             return
         try:
             if self._cancel.is_set():
-                self.events.put(Event("cancelled"))
+                self.events.put(Event(m.CANCELLED))
                 return
             i = self._input
             client.submit(
@@ -83,11 +84,11 @@ class RefineJob:
             for frame in client.job_frames(self.id):
                 blob = frame.blobs.get("vertices")
                 self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array()))
-                if frame.type in ("result", "cancelled", "error"):
+                if frame.type in m.JOB_END:
                     return
         except EngineError as exc:  # e.g. the engine died mid-run
-            self.events.put(Event("error", {"code": exc.code, "message": f"the engine stopped answering ({exc.message})"}))
+            self.events.put(Event(m.ERROR, {"code": exc.code, "message": f"the engine stopped answering ({exc.message})"}))
         except OSError as exc:
-            self.events.put(Event("error", {"code": "disconnected", "message": f"lost the engine: {exc}"}))
+            self.events.put(Event(m.ERROR, {"code": m.DISCONNECTED, "message": f"lost the engine: {exc}"}))
         finally:
             client.close()

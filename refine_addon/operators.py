@@ -7,17 +7,15 @@ from typing import Literal
 
 import bpy
 
-from .batch import RefineFailed, run_blocking
 from .engine_link import LINK, EngineUnavailable
-from .job import RefineJob
 from .preferences import engine_config
 from .properties import scene_settings
 from .refine_protocol.client import EngineError
-from .refinement import Refinement
 from .scene_io import InputProblem
+from .session import FAILED, KEPT, Inputs, RefineFailed, Session, run_blocking
 
 OperatorResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
-_running: dict[str, RefineJob] = {}  # scene name -> job (a Cancel button press cancels it)
+_running: dict[str, Session] = {}  # scene name -> session (a Cancel button press cancels it)
 
 
 class REFINE_OT_refine_mesh(bpy.types.Operator):
@@ -27,8 +25,7 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
     bl_label = "Refine Mesh"
     bl_options = {"REGISTER", "UNDO"}
 
-    _job: RefineJob | None = None
-    _state: Refinement | None = None
+    _session: Session | None = None
     _timer: bpy.types.Timer | None = None
 
     @classmethod
@@ -47,86 +44,64 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> OperatorResult:
         """Blocking: for scripts and `blender --background`."""
+        props = scene_settings(context.scene)
         try:
-            report = run_blocking(context, context.active_object, engine_config(context))
+            report = run_blocking(context, context.active_object, engine_config(context), Inputs.from_panel(context.scene))
         except (InputProblem, RefineFailed) as exc:
+            props.status = f"Refinement failed: {exc}"
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Refined in {report['iterations_run']} iterations")
+        props.status = f"Refined: {report['iterations_run']} iterations"
+        self.report({"INFO"}, props.status)
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
         if bpy.app.background:
             return self.execute(context)
         try:
-            self._state, job_input = Refinement.prepare(context, context.active_object)
+            session = Session.prepare(context, context.active_object, Inputs.from_panel(context.scene))
+            session.start(LINK, engine_config(context))
         except InputProblem as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        for warning in self._state.warnings:
+        for warning in session.warnings:
             self.report({"WARNING"}, warning)
-        self._job = RefineJob(LINK, engine_config(context), job_input).start()
-        _running[context.scene.name] = self._job
+        self._session = _running[context.scene.name] = session
         props = scene_settings(context.scene)
-        props.running, props.progress, props.status = True, 0.0, "Connecting to the engine..."
+        props.running, props.progress, props.status = True, 0.0, session.status
         context.window_manager.progress_begin(0, 1)
         self._timer = context.window_manager.event_timer_add(0.05, window=context.window)
         context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
-        assert self._job is not None and self._state is not None
-        if event.type == "ESC" or self._job not in _running.values():
-            return self._end(context, "Refinement cancelled: mesh restored", keep=None)
-        if event.type != "TIMER":
+        """A thin shell: Esc or the Cancel button cancel, every timer event is one session tick."""
+        session = self._session
+        assert session is not None
+        if event.type == "ESC" or session not in _running.values():
+            session.cancel()
+        elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        latest = None
-        while not self._job.events.empty():
-            ev = self._job.events.get_nowait()
-            props = scene_settings(context.scene)
-            if ev.kind == "progress":
-                h = ev.header
-                props.progress = h["iteration"] / max(h["total"], 1)
-                props.status = f"{h['iteration']}/{h['total']}  loss {h['losses'].get('total') or 0:.4f}  IoU {h['losses'].get('iou') or 0:.3f}"
-                context.window_manager.progress_update(props.progress)
-                latest = ev.vertices if ev.vertices is not None else latest
-            elif ev.kind == "queued":  # position: waiting jobs ahead, the running one not counted
-                ahead = ev.header.get("position", 0)
-                props.status = f"Waiting for the engine ({ahead} job(s) ahead)" if ahead else "Waiting for the engine"
-            elif ev.kind == "result":
-                return self._end(context, f"Refined: {ev.header['report']['iterations_run']} iterations", keep=ev.vertices)
-            elif ev.kind in ("cancelled", "error"):
-                return self._end(
-                    context, f"Refinement failed: {ev.header.get('message', 'cancelled')}", keep=None, error=ev.kind == "error"
-                )
-        if latest is not None:  # only the newest positions are worth drawing
-            try:
-                self._state.show(latest)
-            except InputProblem as exc:  # e.g. the object was deleted meanwhile
-                return self._end(context, f"Refinement stopped: {exc}", keep=None, error=True)
+        else:
+            session.tick()
+        props = scene_settings(context.scene)
+        props.progress, props.status = session.progress, session.status
+        context.window_manager.progress_update(session.progress)
         for area in context.screen.areas if context.screen else ():
             if area.type in ("VIEW_3D", "PROPERTIES"):
                 area.tag_redraw()
-        return {"RUNNING_MODAL"}
+        return {"RUNNING_MODAL"} if session.running else self._end(context, session)
 
-    def _end(self, context: bpy.types.Context, message: str, keep, error: bool = False) -> OperatorResult:
-        assert self._job is not None and self._state is not None
+    def _end(self, context: bpy.types.Context, session: Session) -> OperatorResult:
         _running.pop(context.scene.name, None)
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
         context.window_manager.progress_end()
-        props = scene_settings(context.scene)
-        props.running, props.status = False, message
-        if keep is not None:
-            try:
-                self._state.keep(keep)
-                self.report({"INFO"}, message)
-                return {"FINISHED"}
-            except InputProblem as exc:
-                message, error = f"Refinement stopped: {exc}", True
-        self._job.cancel()
-        self._state.rollback()
-        self.report({"ERROR"} if error else {"WARNING"}, message)
+        scene_settings(context.scene).running = False
+        if session.outcome == KEPT:
+            self.report({"INFO"}, session.summary())
+            return {"FINISHED"}
+        self.report({"ERROR"} if session.outcome == FAILED else {"WARNING"}, session.summary())
         return {"CANCELLED"}
 
 
@@ -137,9 +112,7 @@ class REFINE_OT_cancel(bpy.types.Operator):
     bl_label = "Cancel"
 
     def execute(self, context: bpy.types.Context) -> OperatorResult:
-        job = _running.pop(context.scene.name, None)
-        if job is not None:
-            job.cancel()
+        _running.pop(context.scene.name, None)  # the modal operator notices and cancels
         return {"FINISHED"}
 
 
@@ -180,8 +153,8 @@ def register() -> None:
 
 
 def unregister() -> None:
-    for job in _running.values():
-        job.cancel()
+    for session in _running.values():
+        session.cancel()
     _running.clear()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

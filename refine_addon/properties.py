@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import bpy
 
-PRESETS = [
-    ("default", "Default", "Large Steps + detected symmetry, 300 iterations, 128 then 256 px"),
-    ("fast", "Fast", "80 iterations at up to 160 px: a quick preview"),
-    ("paper", "Paper", "REFINE as published (slow on a CPU)"),
-    ("naive", "Naive", "PyTorch3D-tutorial fitting, for comparison"),
-]
-SYMMETRY = [
-    ("AUTO", "Auto", "Find the mirror plane, or none if the mesh is not symmetric"),
-    ("NONE", "None", "No symmetry"),
-    ("X", "X", "Mirror plane normal to world X"),
-    ("Y", "Y", "Mirror plane normal to world Y"),
-    ("Z", "Z", "Mirror plane normal to world Z"),
-]
+from .refine_protocol import messages as m
+
+# Menus from the shared vocabulary; Blender's enum identifiers are upper case by convention.
+PRESETS = [(name, label, text) for name, (label, text) in m.PRESETS.items()]
+SYMMETRY = [(name.upper(), label, text) for name, (label, text) in m.SYMMETRY.items()]
 
 
 def _is_camera(self, obj: bpy.types.Object) -> bool:
@@ -38,8 +30,8 @@ class RefineSettings(bpy.types.PropertyGroup):
         name="Camera",
         description="The camera the photo was taken from (default: the scene camera)",
     )
-    symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default="AUTO")  # type: ignore[valid-type]
-    preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default="default")  # type: ignore[valid-type]
+    symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default=m.SYMMETRY_AUTO.upper())  # type: ignore[valid-type]
+    preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default=m.PRESET_DEFAULT)  # type: ignore[valid-type]
     iterations: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Iterations", min=0, max=10000, default=0, description="0: the preset's own count"
     )

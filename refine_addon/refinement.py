@@ -1,5 +1,5 @@
-"""One refinement of one object, on Blender's side: gather the inputs, show streamed positions in
-a "REFINE" shape key, then keep the result or put everything back exactly.
+"""The shape keys of one refinement: show streamed positions in a "REFINE" shape key, then keep
+the result or put everything back exactly (session.py decides which).
 
 The base mesh is never written: the refinement lives in its own shape key (on top of a "Basis"
 key, created if missing), so cancelling, an engine crash or an error removes what was added and
@@ -9,14 +9,11 @@ the object is bit-for-bit what it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import bpy
 import numpy as np
 
 from . import scene_io
-from .job import JobInput
-from .properties import scene_settings
 from .scene_io import BASIS_NAME, KEY_NAME, InputProblem
 
 
@@ -28,54 +25,30 @@ class Refinement:
     previous_key: np.ndarray | None  # the REFINE key's positions before, if it existed
     previous_value: float
     previous_active: int
-    warnings: list[str]
 
     @classmethod
-    def prepare(cls, context: bpy.types.Context, obj: bpy.types.Object | None) -> tuple[Refinement, JobInput]:
-        """Check the scene, gather the engine's inputs and add the shape keys. Raises InputProblem."""
-        scene = context.scene
-        assert scene is not None
-        props = scene_settings(scene)
-        if obj is None or obj.type != "MESH":
-            raise InputProblem("select a mesh object to refine")
-        if obj.mode != "OBJECT":
-            raise InputProblem("switch to Object mode first (Edit mode keeps its own copy of the mesh)")
-        if len(obj.data.vertices) < 3 or len(obj.data.polygons) < 1:
-            raise InputProblem(f"'{obj.name}' has no faces to refine")
-        camera = props.camera or scene.camera
-        cam_fields = scene_io.camera_fields(camera, scene)
-        image = props.image or scene_io.camera_background_image(camera)
-        encoded, mask = scene_io.reference_image(image, props.image_path)
-        verts, faces = scene_io.mesh_world(obj)
-        settings: dict[str, Any] = {"preset": props.preset, "symmetry": props.symmetry.lower()}
-        if props.iterations > 0:
-            settings["iterations"] = props.iterations
-        warnings = []
-        if any(m.show_viewport for m in obj.modifiers):
-            evaluated = obj.evaluated_get(context.evaluated_depsgraph_get())
-            if len(evaluated.data.vertices) != len(obj.data.vertices):
-                warnings.append("a modifier changes the topology: the base mesh is refined, modifiers apply on top")
-        job_input = JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=settings)
-
-        keys = obj.data.shape_keys
-        created_basis = keys is None
+    def add_keys(cls, object_name: str) -> Refinement:
+        """Add "Basis" (if missing) and "REFINE" (value 1.0) to the object, remembering what was
+        there so that rollback() can put it back. Raises InputProblem if the object is gone."""
+        obj = bpy.data.objects.get(object_name)
+        if obj is None:
+            raise InputProblem(f"object '{object_name}' no longer exists")
+        created_basis = obj.data.shape_keys is None
         if created_basis:
             obj.shape_key_add(name=BASIS_NAME, from_mix=False)
         key = obj.data.shape_keys.key_blocks.get(KEY_NAME)
-        previous = None if key is None else scene_io.read_key(key)
         state = cls(
             obj.name,
             created_basis,
             key is None,
-            previous,
+            None if key is None else scene_io.read_key(key),
             0.0 if key is None else key.value,
             obj.active_shape_key_index or 0,
-            warnings,
         )
         if key is None:
             key = obj.shape_key_add(name=KEY_NAME, from_mix=False)
         key.value = 1.0
-        return state, job_input
+        return state
 
     @property
     def object(self) -> bpy.types.Object:

@@ -9,7 +9,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from .refine_protocol.messages import CAMERA_FIELDS, RENDER_FIELDS
+from .refine_protocol.messages import CAMERA_FIELDS, MATRIX_WORLD, RENDER_FIELDS
 
 KEY_NAME = "REFINE"
 BASIS_NAME = "Basis"
@@ -46,7 +46,7 @@ def camera_fields(camera: bpy.types.Object | None, scene: bpy.types.Scene) -> di
     cam = camera.data
     if cam.type not in ("PERSP", "ORTHO"):
         raise InputProblem(f"camera '{camera.name}': {cam.type} cameras are not supported (use perspective or orthographic)")
-    fields: dict[str, Any] = {"matrix_world": [[camera.matrix_world[i][j] for j in range(4)] for i in range(4)]}
+    fields: dict[str, Any] = {MATRIX_WORLD: [[camera.matrix_world[i][j] for j in range(4)] for i in range(4)]}
     fields.update({name: getattr(cam, name) for name in CAMERA_FIELDS})
     fields.update({name: getattr(scene.render, name) for name in RENDER_FIELDS})
     return fields

@@ -1,4 +1,6 @@
-"""Message names, error codes and shared constants of the protocol (docs/protocol.md)."""
+"""The shared vocabulary (docs/protocol.md): message names, error codes, presets, symmetry options,
+camera fields. The engine's checks and the add-on's menus are derived from it; nothing else spells
+these names out."""
 
 from __future__ import annotations
 
@@ -28,20 +30,64 @@ BYE = "bye"
 
 # Every job ends with exactly one of these.
 JOB_END = (RESULT, CANCELLED, ERROR)
+# A job's state in a status message.
+STATE_RUNNING = "running"
+STATE_QUEUED = "queued"
 
+# Error codes (the `code` of an error frame).
+BAD_FRAME = "bad_frame"
+TRUNCATED = "truncated"
+TOO_LARGE = "too_large"
+AUTH_FAILED = "auth_failed"
+PROTOCOL_MISMATCH = "protocol_mismatch"
+BAD_REQUEST = "bad_request"
+LIMIT_EXCEEDED = "limit_exceeded"
+INVALID_INPUT = "invalid_input"
+QUEUE_FULL = "queue_full"
+BUSY = "busy"
+OUT_OF_MEMORY = "out_of_memory"
+INTERNAL = "internal"
 ERROR_CODES = {
-    "bad_frame": "the bytes are not a valid frame; the engine closes the connection",
-    "truncated": "the connection ended inside a frame",
-    "too_large": "the frame exceeds the engine's frame limit; the engine closes the connection",
-    "auth_failed": "the first message was not a hello with the right token; the engine closes the connection",
-    "protocol_mismatch": "the hello's protocol version is not the engine's; the engine closes the connection",
-    "bad_request": "unknown message type, or a missing or mistyped field",
-    "limit_exceeded": "more vertices, faces, pixels or iterations than the engine allows",
-    "invalid_input": "the mesh, image, camera or settings are unusable (the message says why)",
-    "queue_full": "too many jobs are waiting",
-    "busy": "too many clients are connected; the engine closes the connection",
-    "out_of_memory": "the device ran out of memory during the job",
-    "internal": "an unexpected engine failure; the engine keeps serving",
+    BAD_FRAME: "the bytes are not a valid frame; the engine closes the connection",
+    TRUNCATED: "the connection ended inside a frame",
+    TOO_LARGE: "the frame exceeds the engine's frame limit; the engine closes the connection",
+    AUTH_FAILED: "the first message was not a hello with the right token; the engine closes the connection",
+    PROTOCOL_MISMATCH: "the hello's protocol version is not the engine's; the engine closes the connection",
+    BAD_REQUEST: "unknown message type, or a missing, mistyped or out-of-range field",
+    LIMIT_EXCEEDED: "more vertices, faces, pixels or iterations than the engine allows",
+    INVALID_INPUT: "the mesh, image, camera or settings are unusable (the message says why)",
+    QUEUE_FULL: "too many jobs are waiting",
+    BUSY: "too many clients are connected, or too much data is arriving at once; the engine closes the connection",
+    OUT_OF_MEMORY: "the device ran out of memory during the job",
+    INTERNAL: "an unexpected engine failure; the engine keeps serving",
+}
+# Codes a client gives an ended job itself (never sent by the engine).
+DISCONNECTED = "disconnected"  # the connection was lost
+UNREACHABLE = "unreachable"  # no engine could be reached or started
+
+# Presets: name -> (label, what it is). engine/settings.py defines each one's settings.
+PRESET_DEFAULT = "default"
+PRESET_FAST = "fast"
+PRESET_PAPER = "paper"
+PRESET_NAIVE = "naive"
+PRESETS = {
+    PRESET_DEFAULT: (
+        "Default",
+        "Large Steps + similarity + detected symmetry, coarse to fine (128 then 256 px); stops early when the loss stalls",
+    ),
+    PRESET_FAST: ("Fast", "the default at 160 px and 80 iterations: a quick look"),
+    PRESET_PAPER: ("Paper", "REFINE as published (graph network, random-init encoder, image symmetry, 224 px); slow on a CPU"),
+    PRESET_NAIVE: ("Naive", "the PyTorch3D tutorial fit (free offsets, L2 silhouette, SGD); no early stopping"),
+}
+# Symmetry: "auto" finds the mirror plane (or none); an axis names the world axis normal to it.
+SYMMETRY_AUTO = "auto"
+SYMMETRY_NONE = "none"
+SYMMETRY = {
+    SYMMETRY_AUTO: ("Auto", "Find the mirror plane, or none if the mesh is not symmetric"),
+    SYMMETRY_NONE: ("None", "No symmetry"),
+    "x": ("X", "Mirror plane normal to world X"),
+    "y": ("Y", "Mirror plane normal to world Y"),
+    "z": ("Z", "Mirror plane normal to world Z"),
 }
 
 # The camera object of a refine request: the fields of Blender's Camera datablock, then those of
@@ -59,5 +105,6 @@ CAMERA_FIELDS = (
     "clip_end",
 )
 RENDER_FIELDS = ("resolution_x", "resolution_y", "resolution_percentage", "pixel_aspect_x", "pixel_aspect_y")
+MATRIX_WORLD = "matrix_world"
 
 JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

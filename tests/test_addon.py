@@ -96,7 +96,19 @@ def test_cancel_restores_the_mesh_bit_for_bit(findings):
 
 def test_engine_killed_mid_run_leaves_the_mesh_untouched(findings):
     ended, unchanged, no_keys = findings["engine_killed"]
-    assert ended.startswith("error:") and "engine" in ended and unchanged and no_keys
+    assert ended.startswith("failed:") and "engine" in ended and unchanged and no_keys
+
+
+def test_the_interactive_path_tick_by_tick_shows_the_mesh_moving_and_keeps_the_result(findings):
+    """The modal operator's logic (a Session ticked per timer event) against a real engine."""
+    live = findings["modal_live"]
+    assert live["outcome"] == "kept" and live["summary"].startswith("Refined: ") and live["progress"] == 1.0
+    assert live["changes"] >= 2 and live["ticks"] > live["changes"]  # the mesh moved between ticks, live
+    assert live["statuses"] >= 3 and live["keys"] == ["Basis", "REFINE"]
+
+
+def test_a_batch_never_changes_the_panel_settings(findings):
+    assert findings["panel_unchanged"] is True
 
 
 def test_object_deleted_mid_run_is_reported(findings):

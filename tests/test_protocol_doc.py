@@ -56,9 +56,9 @@ def test_the_limits_table_is_what_the_engine_announces():
     assert {key: int(default) for key, default, *_ in _table("limits")} == Limits().to_dict()
 
 
-def test_the_presets_table_names_every_preset_with_its_iterations():
+def test_the_presets_table_is_the_vocabulary_with_each_presets_iterations():
     from engine.settings import PRESETS
+    from refine_protocol.messages import PRESETS as DESCRIBED
 
-    assert {name: int(iterations) for name, iterations, *_ in _table("presets")} == {
-        name: s.iterations for name, s in PRESETS.items()
-    }
+    rows = {name: (int(iterations), text) for name, iterations, text in _table("presets")}
+    assert rows == {name: (s.iterations, DESCRIBED[name][1]) for name, s in PRESETS.items()}

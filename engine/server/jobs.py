@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import refine_protocol.messages as m
+
 from .requests import Limits, RefineRequest, RequestError
 
 log = logging.getLogger("engine.server")
@@ -55,22 +57,22 @@ class JobQueue:
         lim = self._limits
         with self._cond:
             if self._stopping:
-                raise RequestError("queue_full", "the engine is shutting down")
+                raise RequestError(m.QUEUE_FULL, "the engine is shutting down")
             if any(j.owner is job.owner and j.id == job.id for j in self._jobs()):
                 raise RequestError(
-                    "bad_request", f"job {job.id!r} is already queued or running on this connection", job_scoped=False
+                    m.BAD_REQUEST, f"job {job.id!r} is already queued or running on this connection", job_scoped=False
                 )
             mine = sum(j.owner is job.owner for j in self._waiting)
             if mine >= lim.max_queue_per_client:
-                raise RequestError("queue_full", f"you have {mine} jobs waiting (limit {lim.max_queue_per_client} per client)")
+                raise RequestError(m.QUEUE_FULL, f"you have {mine} jobs waiting (limit {lim.max_queue_per_client} per client)")
             if len(self._waiting) >= lim.max_queue:
                 raise RequestError(
-                    "queue_full", f"{len(self._waiting)} jobs are waiting (limit {lim.max_queue}); try again later"
+                    m.QUEUE_FULL, f"{len(self._waiting)} jobs are waiting (limit {lim.max_queue}); try again later"
                 )
             queued_bytes = sum(j.request.nbytes for j in self._waiting)
             if self._waiting and queued_bytes + job.request.nbytes > lim.max_queued_bytes:
                 raise RequestError(
-                    "queue_full",
+                    m.QUEUE_FULL,
                     f"the waiting jobs hold {queued_bytes >> 20} MiB (limit {lim.max_queued_bytes >> 20}); try again later",
                 )
             self._waiting.append(job)
@@ -96,9 +98,11 @@ class JobQueue:
     def snapshot(self, owner: Any) -> dict[str, Any]:
         """Queue state as the owner may see it: totals, and its own jobs with their positions."""
         with self._cond:
-            mine = [{"job": j.id, "state": "queued", "position": i} for i, j in enumerate(self._waiting) if j.owner is owner]
+            mine = [
+                {"job": j.id, "state": m.STATE_QUEUED, "position": i} for i, j in enumerate(self._waiting) if j.owner is owner
+            ]
             if self._running is not None and self._running.owner is owner:
-                mine.insert(0, {"job": self._running.id, "state": "running", "position": 0})
+                mine.insert(0, {"job": self._running.id, "state": m.STATE_RUNNING, "position": 0})
             return {"busy": self._running is not None, "waiting": len(self._waiting), "jobs": mine}
 
     def stop(self, timeout: float) -> list[Job]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+import refine_protocol.messages as m
 from refine_protocol import Frame
 from refine_protocol.messages import JOB_ID
 
@@ -97,7 +98,7 @@ _SETTING_TYPES: dict[str, type] = {"preset": str, "iterations": int, "symmetry":
 def job_id(header: dict[str, Any]) -> str:
     job = header.get("job")
     if not isinstance(job, str) or not JOB_ID.fullmatch(job):
-        raise RequestError("bad_request", "'job' must be a string of 1..64 characters A-Z a-z 0-9 _ . : -")
+        raise RequestError(m.BAD_REQUEST, "'job' must be a string of 1..64 characters A-Z a-z 0-9 _ . : -")
     return job
 
 
@@ -107,10 +108,10 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     job = job_id(h)
     hz = h.get("progress_hz", 10.0)
     if type(hz) not in (int, float) or not 0 <= hz <= 1000:
-        raise RequestError("bad_request", "'progress_hz' must be a number in 0..1000")
+        raise RequestError(m.BAD_REQUEST, "'progress_hz' must be a number in 0..1000")
     pv = h.get("progress_vertices", True)
     if not isinstance(pv, bool):
-        raise RequestError("bad_request", "'progress_vertices' must be true or false")
+        raise RequestError(m.BAD_REQUEST, "'progress_vertices' must be true or false")
     try:
         settings = _settings(h.get("settings", {}), limits)
         camera = BlenderCamera.from_dict(h.get("camera"))  # type: ignore[arg-type]
@@ -119,25 +120,25 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         check_silhouette(mask, camera)
         check_view(check_mesh(verts, faces)[0], camera)
     except LimitError as exc:
-        raise RequestError("limit_exceeded", str(exc)) from None
+        raise RequestError(m.LIMIT_EXCEEDED, str(exc)) from None
     except InputError as exc:
-        raise RequestError("invalid_input", str(exc)) from None
+        raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + mask.nbytes
     return RefineRequest(job, verts, faces, mask, image, camera, settings, float(hz), pv, nbytes)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
     if not isinstance(raw, dict):
-        raise RequestError("bad_request", "'settings' must be an object")
+        raise RequestError(m.BAD_REQUEST, "'settings' must be an object")
     for key, value in raw.items():
         if key not in _SETTING_TYPES:
-            raise RequestError("bad_request", f"settings: unknown field {key!r}; allowed: {', '.join(_SETTING_TYPES)}")
+            raise RequestError(m.BAD_REQUEST, f"settings: unknown field {key!r}; allowed: {', '.join(_SETTING_TYPES)}")
         if type(value) is not _SETTING_TYPES[key]:
-            raise RequestError("bad_request", f"settings: {key!r} must be of type {_SETTING_TYPES[key].__name__}")
+            raise RequestError(m.BAD_REQUEST, f"settings: {key!r} must be of type {_SETTING_TYPES[key].__name__}")
     # preset() and validate() raise InputError (-> invalid_input) for a bad preset, symmetry or seed.
-    settings = preset(raw.get("preset", "default")).with_overrides(**{k: v for k, v in raw.items() if k != "preset"})
+    settings = preset(raw.get("preset", m.PRESET_DEFAULT)).with_overrides(**{k: v for k, v in raw.items() if k != "preset"})
     if not 1 <= settings.iterations <= limits.max_iterations:
-        raise RequestError("limit_exceeded", f"settings: iterations must be in 1..{limits.max_iterations}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"settings: iterations must be in 1..{limits.max_iterations}")
     settings.validate()
     return settings
 
@@ -147,7 +148,7 @@ def _blob(frame: Frame, name: str, dtypes: tuple[str, ...], ndim: int | None = N
     if blob is None:
         return None
     if blob.dtype not in dtypes or (ndim is not None and len(blob.shape) != ndim):
-        raise RequestError("bad_request", f"blob {name!r} must have dtype {'/'.join(dtypes)} and {ndim} dimensions")
+        raise RequestError(m.BAD_REQUEST, f"blob {name!r} must have dtype {'/'.join(dtypes)} and {ndim} dimensions")
     return blob.to_array()
 
 
@@ -155,11 +156,11 @@ def _mesh(frame: Frame, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
     verts = _blob(frame, "vertices", ("f32",), 2)
     faces = _blob(frame, "faces", ("i32",), 2)
     if verts is None or faces is None:
-        raise RequestError("bad_request", "a refine request needs blobs 'vertices' (f32, V x 3) and 'faces' (i32, F x 3)")
+        raise RequestError(m.BAD_REQUEST, "a refine request needs blobs 'vertices' (f32, V x 3) and 'faces' (i32, F x 3)")
     if len(verts) > limits.max_vertices:
-        raise RequestError("limit_exceeded", f"mesh: {len(verts)} vertices exceeds the limit of {limits.max_vertices}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"mesh: {len(verts)} vertices exceeds the limit of {limits.max_vertices}")
     if len(faces) > limits.max_faces:
-        raise RequestError("limit_exceeded", f"mesh: {len(faces)} faces exceeds the limit of {limits.max_faces}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"mesh: {len(faces)} faces exceeds the limit of {limits.max_faces}")
     return verts, faces
 
 
@@ -172,13 +173,13 @@ def _image(frame: Frame, camera: BlenderCamera, limits: Limits) -> tuple[memoryv
     """The encoded photo (kept for the job) and the silhouette as (H, W) uint8."""
     w, h = camera.image_size_wh
     if w * h > limits.max_image_pixels:
-        raise RequestError("limit_exceeded", f"camera: {w}x{h} pixels exceeds the limit of {limits.max_image_pixels}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"camera: {w}x{h} pixels exceeds the limit of {limits.max_image_pixels}")
     encoded = frame.blobs["image"].data if "image" in frame.blobs else None
     _blob(frame, "image", ("u8",), 1)  # dtype and shape check
     raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
     if raw_mask is not None:
         if raw_mask.size > limits.max_image_pixels:
-            raise RequestError("limit_exceeded", f"mask: {raw_mask.size} pixels exceeds the limit of {limits.max_image_pixels}")
+            raise RequestError(m.LIMIT_EXCEEDED, f"mask: {raw_mask.size} pixels exceeds the limit of {limits.max_image_pixels}")
         if raw_mask.dtype != np.uint8:
             if not np.isfinite(raw_mask).all():
                 raise InputError("mask: non-finite values")
@@ -188,6 +189,6 @@ def _image(frame: Frame, camera: BlenderCamera, limits: Limits) -> tuple[memoryv
                 load_silhouette(encoded, opaque_ok=True, max_pixels=limits.max_image_pixels)
         return encoded, raw_mask
     if encoded is None:
-        raise RequestError("bad_request", "a refine request needs blob 'image' (an encoded image file) or 'mask'")
+        raise RequestError(m.BAD_REQUEST, "a refine request needs blob 'image' (an encoded image file) or 'mask'")
     with _DECODING:
         return encoded, load_silhouette(encoded, max_pixels=limits.max_image_pixels)

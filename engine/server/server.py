@@ -20,6 +20,7 @@ from refine_protocol import PROTOCOL_VERSION, Blob, Frame, FrameError, read_fram
 from ..device import pick_device
 from ..errors import InputError
 from ..refine import refine_inputs
+from ..settings import AUTO
 from .auth import token_matches
 from .budget import ByteBudget
 from .connection import Connection
@@ -78,7 +79,7 @@ class Server:
     """`python -m engine serve`. Construct (binds), then serve_forever() until shutdown()."""
 
     def __init__(
-        self, token: str, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None, device: str = "auto"
+        self, token: str, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None, device: str = AUTO
     ) -> None:
         import torch
 
@@ -161,7 +162,7 @@ class Server:
                 log.warning("client %s stalled for over %d s; disconnecting it", conn.address, self.limits.stall_seconds)
                 conn.close()  # its reader ends and cancels its jobs
 
-    def _refuse(self, conn: Connection, reason: str, code: str = "auth_failed") -> None:
+    def _refuse(self, conn: Connection, reason: str, code: str = m.AUTH_FAILED) -> None:
         self._refusals.warning("refused %s: %s", conn.address, reason)
         conn.error(code, reason)
         conn.finish()
@@ -174,7 +175,7 @@ class Server:
             pass  # the client went away (or the server closed the socket)
         except Exception as exc:  # a bug: tell the client, keep serving the others
             log.exception("connection %s failed", conn.address)
-            conn.error("internal", f"{type(exc).__name__}: {exc}")
+            conn.error(m.INTERNAL, f"{type(exc).__name__}: {exc}")
             conn.finish()
         finally:
             self.queue.cancel(conn)  # a client that disconnects cancels its jobs
@@ -199,14 +200,14 @@ class Server:
             self._refuse(
                 conn,
                 f"the engine speaks protocol {PROTOCOL_VERSION}, the client {protocol!r}; update the older side",
-                "protocol_mismatch",
+                m.PROTOCOL_MISMATCH,
             )
             return False
         with self._lock:
             full = sum(c.authenticated for c in self._connections) >= self.limits.max_clients
             conn.authenticated = not full
         if full:
-            self._refuse(conn, f"{self.limits.max_clients} clients are connected already", "busy")
+            self._refuse(conn, f"{self.limits.max_clients} clients are connected already", m.BUSY)
             return False
         conn.send(
             {
@@ -239,7 +240,7 @@ class Server:
                 self._dispatch(conn, frame)
             except Exception as exc:  # a bug; the framing is intact, so the connection stays open
                 log.exception("message %r from %s failed", frame.type, conn.address)
-                conn.error("internal", f"{type(exc).__name__}: {exc}")
+                conn.error(m.INTERNAL, f"{type(exc).__name__}: {exc}")
             finally:
                 self.inflight.give(frame.nbytes)  # a queued job's bytes count against the queue's budget instead
 
@@ -272,7 +273,7 @@ class Server:
             log.info("shutdown requested by %s", conn.address)
             self.shutdown()  # everyone, this client included, gets bye
         else:
-            conn.error("bad_request", f"unknown message type {kind!r}")
+            conn.error(m.BAD_REQUEST, f"unknown message type {kind!r}")
 
     def _submit(self, conn: Connection, frame: Frame) -> None:
         job = frame.header.get("job") if isinstance(frame.header.get("job"), str) else None
@@ -297,7 +298,7 @@ class Server:
             job.owner.send(header, blobs)
         except Exception as exc:
             log.exception("job %s: its %s frame could not be sent", job.id, header.get("type"))
-            job.owner.error("internal", f"the job's {header.get('type')} could not be sent: {type(exc).__name__}: {exc}", job.id)
+            job.owner.error(m.INTERNAL, f"the job's {header.get('type')} could not be sent: {type(exc).__name__}: {exc}", job.id)
 
     def _run_job(self, job: Job) -> None:
         """Run one job; whatever happens, its owner gets exactly one result, cancelled or error."""
@@ -307,9 +308,9 @@ class Server:
             outcome = self._execute(job)
         except BaseException as exc:  # the worker must survive anything a job does
             log.exception("job %s failed", job.id)
-            self._end(job, {"type": m.ERROR, "code": "internal", "message": f"{type(exc).__name__}: {exc}", "job": job.id})
+            self._end(job, {"type": m.ERROR, "code": m.INTERNAL, "message": f"{type(exc).__name__}: {exc}", "job": job.id})
         finally:
-            self._end(job, {"type": m.ERROR, "code": "internal", "message": "the job ended without a result", "job": job.id})
+            self._end(job, {"type": m.ERROR, "code": m.INTERNAL, "message": "the job ended without a result", "job": job.id})
             if self.device.startswith("cuda"):
                 import torch
 
@@ -331,12 +332,12 @@ class Server:
         try:
             result = refine_inputs(req.inputs(), self._progress_callback(job))
         except InputError as exc:
-            self._end(job, {"type": m.ERROR, "code": "invalid_input", "message": str(exc), "job": job.id})
+            self._end(job, {"type": m.ERROR, "code": m.INVALID_INPUT, "message": str(exc), "job": job.id})
             return "invalid input"
         except (torch.OutOfMemoryError, MemoryError) as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else ""
             message = f"the {self.device} ran out of memory: {first_line}"
-            self._end(job, {"type": m.ERROR, "code": "out_of_memory", "message": message, "job": job.id})
+            self._end(job, {"type": m.ERROR, "code": m.OUT_OF_MEMORY, "message": message, "job": job.id})
             return "out of memory"
         iterations = result.report.iterations_run
         if result.cancelled:

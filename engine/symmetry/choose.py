@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import refine_protocol.messages as m
+
 from ..settings import Settings
 from .plane import Plane, detect_plane, fit_plane_offset
 
@@ -19,10 +21,10 @@ def sample_surface(verts: np.ndarray, faces: np.ndarray, count: int, rng: np.ran
 
 def choose_plane(verts: np.ndarray, faces: np.ndarray, settings: Settings) -> tuple[Plane | None, float | None]:
     """(plane or None, asymmetry of an auto-detected plane) for (V, 3) normalized vertices."""
-    if settings.symmetry == "none":
+    if settings.symmetry == m.SYMMETRY_NONE:
         return None, None
     points = sample_surface(verts, faces, 4000, np.random.default_rng(settings.seed))
-    if settings.symmetry == "auto":
+    if settings.symmetry == m.SYMMETRY_AUTO:
         return detect_plane(points, threshold=settings.symmetry_threshold)
     normal = np.eye(3)["xyz".index(settings.symmetry)]
     return fit_plane_offset(points, normal), None

@@ -6,6 +6,7 @@ user does and exercises it against a real engine process. Prints one JSON object
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ found: dict = {}
 
 
 def addon():
+    importlib.import_module(f"{PKG}.batch")  # the headless entry point, imported by batch scripts only
     return sys.modules[PKG]
 
 
@@ -87,26 +89,33 @@ def same(a: dict, b: dict) -> bool:
     )
 
 
-def run_and_interrupt(obj, interrupt) -> tuple[str, dict]:
-    """Start a refinement, call interrupt(job) after the second streamed update, let the add-on
-    clean up; returns (how it ended, snapshot after)."""
+def refine_key(obj):
+    keys = obj.data.shape_keys
+    key = None if keys is None else keys.key_blocks.get("REFINE")
+    return None if key is None else np.array([p.co[:] for p in key.data], np.float32)
+
+
+def drive_like_the_modal_operator(obj, interrupt=None) -> dict:
+    """What the modal operator does, minus the window: a Session ticked every 50 ms (a timer
+    event each), the REFINE key read between ticks as the viewport would draw it. interrupt(session)
+    is called once the key has changed twice; the session alone cleans up."""
     a = addon()
-    state, job_input = a.refinement.Refinement.prepare(bpy.context, obj)
-    job = a.job.RefineJob(a.engine_link.LINK, a.preferences.engine_config(bpy.context), job_input).start()
-    updates, ended = 0, "timeout"
+    session = a.session.Session.prepare(bpy.context, obj, a.session.Inputs.from_panel(bpy.context.scene))
+    session.start(a.engine_link.LINK, a.preferences.engine_config(bpy.context))
+    ticks, changes, statuses, last = 0, 0, [], refine_key(obj)
     t0 = time.time()
-    while time.time() - t0 < 120:
-        ev = job.events.get(timeout=120)
-        if ev.kind == "progress" and ev.vertices is not None:
-            state.show(ev.vertices)
-            updates += 1
-            if updates == 2:
-                interrupt(job)
-        if ev.kind in ("result", "cancelled", "error"):
-            ended = ev.kind + ":" + str(ev.header.get("message", ""))
-            break
-    state.rollback()
-    return ended, snapshot(obj)
+    while session.tick() and time.time() - t0 < 120:
+        ticks += 1
+        key = refine_key(obj)
+        if key is not None and last is not None and not np.array_equal(key, last):
+            changes += 1
+            if changes == 2 and interrupt is not None:
+                interrupt(session)
+        last = key
+        statuses.append(session.status)
+        time.sleep(0.05)
+    return {"outcome": session.outcome, "reason": session.reason, "summary": session.summary(), "ticks": ticks,
+            "changes": changes, "progress": session.progress, "statuses": len(set(statuses))}  # fmt: skip
 
 
 def main() -> None:
@@ -130,7 +139,8 @@ def main() -> None:
     shown = []
     real_show = a.refinement.Refinement.show
     a.refinement.Refinement.show = lambda self, w: (shown.append(w.copy()), real_show(self, w))[1]
-    report = a.batch.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context))
+    panel = a.session.Inputs.from_panel(scene)
+    report = a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel)
     a.refinement.Refinement.show = real_show
     found["iterations"] = report["iterations_run"]
     found["updates"] = len(shown)
@@ -141,19 +151,23 @@ def main() -> None:
     found["basis_untouched"] = bool(np.array_equal(np.array([p.co[:] for p in keys["Basis"].data], np.float32), original["base"]))
     found["base_untouched"] = bool(np.array_equal(base_coords(obj), original["base"]))
     found["iou_after"] = iou(render_alpha(WORK / "after.png"), photo_alpha)
-    refined = snapshot(obj)
 
-    # Cancel with a REFINE key already there: everything as it was, bit for bit.
-    ended, after = run_and_interrupt(obj, lambda job: job.cancel())
-    found["cancel_existing"] = [ended.split(":")[0], same(after, refined)]
+    # The interactive path, tick by tick, to the end: the mesh moves between ticks, the result is kept.
+    obj.shape_key_clear()
+    live = drive_like_the_modal_operator(obj)
+    found["modal_live"] = {**live, "keys": [k.name for k in obj.data.shape_keys.key_blocks] if obj.data.shape_keys else []}
+    refined = snapshot(obj)
+    # Cancel in the middle with a REFINE key already there: everything as it was, bit for bit.
+    run = drive_like_the_modal_operator(obj, lambda session: session.cancel())
+    found["cancel_existing"] = [run["outcome"], same(snapshot(obj), refined)]
     # Cancel on a mesh without shape keys: none left behind.
     obj.shape_key_clear()
     plain = snapshot(obj)
-    ended, after = run_and_interrupt(obj, lambda job: job.cancel())
-    found["cancel_plain"] = [ended.split(":")[0], same(after, plain), obj.data.shape_keys is None]
-    # The engine dies mid-run.
-    ended, after = run_and_interrupt(obj, lambda job: a.engine_link.LINK.launched.proc.kill())
-    found["engine_killed"] = [ended, same(after, plain), obj.data.shape_keys is None]
+    run = drive_like_the_modal_operator(obj, lambda session: session.cancel())
+    found["cancel_plain"] = [run["outcome"], same(snapshot(obj), plain), obj.data.shape_keys is None]
+    # The engine dies in the middle: the next ticks notice, the mesh is restored.
+    run = drive_like_the_modal_operator(obj, lambda session: a.engine_link.LINK.launched.proc.kill())
+    found["engine_killed"] = [f"{run['outcome']}: {run['reason']}", same(snapshot(obj), plain), obj.data.shape_keys is None]
 
     # Engine unreachable (attach to a port nobody listens on).
     import socket
@@ -163,9 +177,9 @@ def main() -> None:
         dead_port = s.getsockname()[1]
     prefs.mode, prefs.port, prefs.token = "ATTACH", dead_port, "x" * 20
     try:
-        a.batch.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context))
+        a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel)
         found["unreachable"] = "no error"
-    except a.batch.RefineFailed as exc:
+    except a.session.RefineFailed as exc:
         found["unreachable"] = [str(exc), same(snapshot(obj), plain)]
     try:  # an operator's ERROR report raises in a script
         found["operator_unreachable"] = list(bpy.ops.refine.refine_mesh())
@@ -178,15 +192,18 @@ def main() -> None:
     found["operator"] = list(bpy.ops.refine.refine_mesh())
     found["operator_keys"] = [k.name for k in obj.data.shape_keys.key_blocks] if obj.data.shape_keys else []
 
-    # Headless batch entry point: success, failure, a CSV list; saving the .blend.
+    # Headless batch entry point: success, failure, a CSV list; saving the .blend. The panel's
+    # settings are never changed by a batch.
     obj.shape_key_clear()
+    panel_before = {n: getattr(scene.refine, n) for n in ("image_path", "camera", "preset", "iterations", "symmetry")}
     out_blend = WORK / "refined.blend"
     found["batch_ok"] = a.batch.main(["--object", "Blob", "--image", str(photo), "--iterations", "10", "--save", str(out_blend)])
     found["batch_saved"] = out_blend.exists()
     found["batch_missing"] = a.batch.main(["--object", "Nope"])
     rows = WORK / "jobs.csv"
     rows.write_text(f"object,image,camera\nBlob,{photo},\nBlob,{WORK / 'missing.png'},\nBlob,{photo},NoSuchCamera\n")
-    found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5"])
+    found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5", "--preset", "naive", "--symmetry", "x"])
+    found["panel_unchanged"] = panel_before == {n: getattr(scene.refine, n) for n in panel_before}
 
     # The object is deleted while its refinement runs: a clear error, nothing else breaks.
     doomed = obj.copy()
@@ -196,15 +213,15 @@ def main() -> None:
     seen = []
 
     def delete_on_second_update(event) -> None:
-        if event.kind == "progress" and event.vertices is not None:
+        if event.kind == a.refine_protocol.messages.PROGRESS and event.vertices is not None:
             seen.append(1)
             if len(seen) == 2:
                 bpy.data.objects.remove(bpy.data.objects["Doomed"])
 
     try:
-        a.batch.run_blocking(bpy.context, doomed, a.preferences.engine_config(bpy.context), delete_on_second_update)
+        a.session.run_blocking(bpy.context, doomed, a.preferences.engine_config(bpy.context), panel, delete_on_second_update)
         found["deleted_mid_run"] = "no error"
-    except a.scene_io.InputProblem as exc:
+    except a.session.RefineFailed as exc:
         found["deleted_mid_run"] = str(exc)
 
     # Stop the engine; unregister and register again.
