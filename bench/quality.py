@@ -25,7 +25,7 @@ from engine.preview import overlay
 from engine.refine import refine
 from engine.settings import preset
 
-from .cases import SOURCES, Case, make_case, render_mask, unseen_cameras
+from .cases import CASES, SPLITS, Case, make_case, render_mask, unseen_cameras
 from .report import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,14 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "largesteps-nosym": ("default", {"symmetry": "none"}),
     "default": ("default", {}),
     "paper": ("paper", {}),
+    # Candidates for the along-ray weight (chosen on the tuning split only).
+    "ray-100": ("default", {"along_ray": 100.0}),
+    "ray-1000": ("default", {"along_ray": 1000.0}),
+    "ray-10000": ("default", {"along_ray": 10000.0}),
+    "offset-10": ("default", {"offset": 10.0}),
+    "offset-100": ("default", {"offset": 100.0}),
+    "offset-100-ray-1000": ("default", {"offset": 100.0, "along_ray": 1000.0}),
+    "previous-default": ("default", {"offset": 1.0, "along_ray": 0.0}),  # before the never-worse work
 }
 
 
@@ -133,13 +141,18 @@ def table(results: dict[tuple[str, str], dict], cases: list[str], configs: list[
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--cases", nargs="+", default=["cow", "airplane", "ant", "bunny"], choices=CASES)
+    parser.add_argument(
+        "--split", choices=list(SPLITS), help="the tuning or the test half of the broader benchmark (instead of --cases)"
+    )
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore results cached in .cache/bench/ by earlier runs")
     parser.add_argument("--cached-only", action="store_true", help="run nothing: tabulate what .cache/bench/ holds")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
+    if args.split:
+        args.cases = SPLITS[args.split]
     configs = args.configs if "coarse" in args.configs else ["coarse"] + args.configs
     results: dict[tuple[str, str], dict] = {}
     ctx = mp.get_context("spawn")
@@ -164,14 +177,17 @@ def main(argv: list[str] | None = None) -> None:
             )
     text = table(results, args.cases, configs)
     print(text)
-    montage(results, args.cases, args.out.parent / "benchmark_montage.png")
+    picture = f"benchmark_montage{'-' + args.split if args.split else ''}.png"
+    montage(results, args.cases, args.out.parent / picture)
+    title = f"Quality benchmark, {args.split} split" if args.split else "Quality benchmark"
+    command = f"--split {args.split} --configs {' '.join(args.configs)}" if args.split else ""
     section = (
-        f"## Quality benchmark ({machine()})\n\n"
-        f"Command: `.venv/bin/python -m bench.quality` (seed {args.seed}).\n\n{text}\n\n"
-        "![before/after](benchmark_montage.png)\n"
+        f"## {title} ({machine()})\n\n"
+        f"Command: `.venv/bin/python -m bench.quality {command}` (seed {args.seed}).\n\n{text}\n\n"
+        f"![before/after]({picture})\n"
     )
-    write_section(args.out, "quality", section)
-    print(f"wrote {args.out} and {args.out.parent / 'benchmark_montage.png'}")
+    write_section(args.out, f"quality-{args.split}" if args.split else "quality", section)
+    print(f"wrote {args.out} and {args.out.parent / picture}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
         before_after(args.preview, verts, result.vertices, faces, mask, camera)
     r = result.report
+    for warning in r.self_check["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {args.out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
         f"{r.seconds['total']:.1f} s on {r.device}, final IoU {r.best_iou:.3f})"

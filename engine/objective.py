@@ -24,6 +24,7 @@ class Objective:
         plane: symmetry plane, or None.
         symmetry_views: fixed cameras of the image-symmetry loss (normalized frame).
         symmetry_renderer: the renderer for those views.
+        rays: (V, 3) unit viewing rays through the rest vertices (for the along-ray term), or None.
     """
 
     weights: Weights
@@ -32,6 +33,7 @@ class Objective:
     plane: Plane | None = None
     symmetry_views: tuple[BlenderCamera, ...] = ()
     symmetry_renderer: SilhouetteRenderer | None = None
+    rays: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         w = self.weights
@@ -64,6 +66,8 @@ class Objective:
         terms = {"silhouette": w.silhouette * sil(alpha, target)}
         if w.offset:
             terms["offset"] = w.offset * losses.offset_l2(local, self.rest)
+        if w.along_ray and self.rays is not None:
+            terms["along_ray"] = w.along_ray * losses.along_ray_l2(local, self.rest, self.rays)
         if self._lap is not None:
             x = verts - self.rest if w.laplacian_of == "offsets" else verts
             terms["laplacian"] = w.laplacian * losses.laplacian(self._lap, x)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
-from .camera import BlenderCamera, look_at, project
+from .camera import BlenderCamera, look_at, project, ray_directions
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
 from .objective import Objective
@@ -131,7 +131,9 @@ def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None
         similarity = Similarity(local, mesh.rest.mean(0), axes_t).to(device)
     views = tuple(_symmetry_views(s)) if plane else ()
     sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
-    objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer)
+    rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
+    rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
+    objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays)
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]

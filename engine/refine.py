@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from .inputs import RefineInputs
 from .optimize import OnIteration, Outcome, Stage, optimize
 from .problem import OptimizedMesh, build_problem, plan_stages
 from .report import Report
+from .selfcheck import self_check
 from .settings import Settings
 from .symmetry import Plane
 from .symmetry.choose import choose_plane
@@ -103,8 +105,10 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
         "proxy": t_proxy,
         "per_iteration": (elapsed - t_plane - t_proxy) / max(outcome.iterations, 1),
     }
-    report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds)
-    return Result(mesh.to_world(outcome.best), report, outcome.cancelled)
+    vertices = mesh.to_world(outcome.best)
+    check = self_check(inputs.verts, vertices, inputs.faces, inputs.camera, frame.scale)
+    report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
+    return Result(vertices, report, outcome.cancelled)
 
 
 def _notify(progress: ProgressCallback | None, total: int, mesh: OptimizedMesh) -> OnIteration | None:
@@ -127,6 +131,7 @@ def _report(
     stages: list[Stage],
     outcome: Outcome,
     seconds: dict[str, float],
+    check: dict[str, Any],
 ) -> Report:
     proxy = mesh.proxy
     return Report(
@@ -145,4 +150,5 @@ def _report(
         cancelled=outcome.cancelled,
         seconds=seconds,
         history=outcome.history,
+        self_check=check,
     )

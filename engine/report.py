@@ -25,6 +25,7 @@ class Report:
     cancelled: bool
     seconds: dict[str, float]  # total, symmetry_search, proxy, per_iteration
     history: list[dict[str, float]]  # per iteration: the weighted loss terms, "total" and "iou"
+    self_check: dict[str, Any]  # what the photo cannot confirm (selfcheck.self_check), with warnings
 
     @property
     def best_iou(self) -> float:

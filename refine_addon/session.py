@@ -147,7 +147,8 @@ class Session:
 
     def summary(self) -> str:
         if self.outcome == KEPT:
-            return f"Refined: {self.report.get('iterations_run', '?')} iterations"
+            warnings = self.report.get("self_check", {}).get("warnings", [])
+            return f"Refined: {self.report.get('iterations_run', '?')} iterations" + "".join(f"; warning: {w}" for w in warnings)
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:

@@ -181,6 +181,15 @@ class BlenderCamera:
         return -z
 
 
+def ray_directions(camera: BlenderCamera, points: np.ndarray) -> np.ndarray:
+    """(N, 3) unit directions of the viewing rays through world points: from the camera's centre
+    (perspective) or the view axis (orthographic). Motion along them leaves the picture unchanged."""
+    if camera.type == "ORTHO":
+        return np.broadcast_to(camera.view_direction, np.shape(points)).copy()
+    d = np.asarray(points, dtype=np.float64) - camera.location
+    return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+
+
 def project(camera: BlenderCamera, points: torch.Tensor) -> torch.Tensor:
     """Project world points to pixels, differentiably.
 

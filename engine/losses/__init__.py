@@ -1,10 +1,11 @@
 """Loss terms of the refinement (pure functions of tensors)."""
 
-from .regularizers import edge_length, laplacian, normal_consistency, offset_l2, uniform_laplacian
+from .regularizers import along_ray_l2, edge_length, laplacian, normal_consistency, offset_l2, uniform_laplacian
 from .silhouette import silhouette_bce, silhouette_l2, soft_iou
 from .symmetry import image_symmetry, vertex_symmetry
 
 __all__ = [
+    "along_ray_l2",
     "edge_length",
     "image_symmetry",
     "laplacian",

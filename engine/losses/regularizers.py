@@ -12,6 +12,12 @@ def offset_l2(verts: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
     return ((verts - rest) ** 2).mean()
 
 
+def along_ray_l2(verts: torch.Tensor, rest: torch.Tensor, rays: torch.Tensor) -> torch.Tensor:
+    """mean(((v - v0) . r)^2) over vertices: displacement along each vertex's viewing ray (V, 3
+    unit rays), the motion a silhouette cannot see and therefore cannot justify."""
+    return (((verts - rest) * rays).sum(dim=1) ** 2).mean()
+
+
 def uniform_laplacian(faces: torch.Tensor, num_verts: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Sparse (V, V) uniform Laplacian D^-1 A - I (PyTorch3D's); it depends on topology only."""
     verts = torch.zeros(num_verts, 3, dtype=dtype, device=faces.device)
