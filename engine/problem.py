@@ -131,8 +131,10 @@ def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None
         similarity = Similarity(local, mesh.rest.mean(0), axes_t).to(device)
     views = tuple(_symmetry_views(s)) if plane else ()
     sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
-    rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
-    rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
+    rays = None
+    if s.weights.along_ray:  # the only term that needs them (a host copy of the rest vertices)
+        rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
+        rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
     objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays)
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)

@@ -141,7 +141,7 @@ class Server:
     def _open(self, sock: socket.socket, address: str) -> None:
         conn = Connection(sock, address, next(self._numbers), self.limits.max_backlog)
         with self._lock:
-            strangers = [c for c in self._connections if not c.authenticated and not c.closed.is_set()]
+            strangers = [c for c in self._connections if not c.authenticated and not c.closing]
             # A full waiting room evicts its oldest: a real client says hello within milliseconds,
             # so sockets that only sit there can never keep it out.
             evicted = min(strangers, key=lambda c: c.opened) if len(strangers) >= self.limits.max_unauthenticated else None
