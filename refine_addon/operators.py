@@ -12,7 +12,7 @@ from .preferences import engine_config
 from .properties import scene_settings
 from .refine_protocol.client import EngineError
 from .scene_io import InputProblem
-from .session import FAILED, KEPT, Inputs, RefineFailed, Session, run_blocking
+from .session import FAILED, KEPT, Inputs, RefineFailed, Session, kept_summary, run_blocking
 
 OperatorResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
 _running: dict[str, Session] = {}  # scene name -> session (a Cancel button press cancels it)
@@ -51,7 +51,7 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
             props.status = f"Refinement failed: {exc}"
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        props.status = f"Refined: {report['iterations_run']} iterations"
+        props.status = kept_summary(report)
         self.report({"INFO"}, props.status)
         return {"FINISHED"}
 

@@ -77,6 +77,12 @@ def read_job(context: bpy.types.Context, obj: bpy.types.Object | None, inputs: I
     return JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings()), warnings
 
 
+def kept_summary(report: dict[str, Any]) -> str:
+    """The line a kept refinement ends with, with the engine's self-check warnings."""
+    warnings = report.get("self_check", {}).get("warnings", [])
+    return f"Refined: {report.get('iterations_run', '?')} iterations" + "".join(f"; warning: {w}" for w in warnings)
+
+
 class Session:
     """Drives one refinement. While it runs, `progress` (0..1) and `status` describe it; once
     `outcome` is set (KEPT, CANCELLED or FAILED) it is over: `report` is the engine's report
@@ -147,8 +153,7 @@ class Session:
 
     def summary(self) -> str:
         if self.outcome == KEPT:
-            warnings = self.report.get("self_check", {}).get("warnings", [])
-            return f"Refined: {self.report.get('iterations_run', '?')} iterations" + "".join(f"; warning: {w}" for w in warnings)
+            return kept_summary(self.report)
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
