@@ -193,3 +193,36 @@ def unseen_cameras(case: Case, size: int = 160) -> list[BlenderCamera]:
     d = case.camera.location - centre
     az = np.degrees(np.arctan2(d[1], d[0]))
     return [look_at(centre, az + a, e, 7.5, (size, size)) for a, e in ((90, 15), (180, 15), (270, 15), (0, 85))]
+
+
+# Camera errors (the camera issue): "near" is a hand-placed camera, "far" a rough guess.
+CAMERA_ERRORS = {
+    "near": dict(orbit=(6, 12), roll=(2, 4), lens=(0.88, 1.12), distance=(0.93, 1.07), shift=0.02),
+    "far": dict(orbit=(25, 45), roll=(0, 0), lens=(0.75, 1.3), distance=(1.0, 1.0), shift=0.0),
+}
+
+
+def perturb_camera(case: Case, kind: str, seed: int = 0) -> BlenderCamera:
+    """The case's camera with a random error of `kind` (CAMERA_ERRORS): an orbit about the object's
+    centre, a roll, a lens and distance change, a lens shift. Deterministic per case and seed."""
+    from engine.camera.pose import CameraCorrection
+
+    e = CAMERA_ERRORS[kind]
+    rng = np.random.default_rng([seed, sum(map(ord, case.name + kind))])
+    centre = (case.gt_verts.min(0) + case.gt_verts.max(0)) / 2
+    size = float(np.ptp(case.gt_verts, axis=0).max())
+    a = rng.uniform(0, 2 * np.pi)
+    sign = lambda: rng.choice([-1.0, 1.0])  # noqa: E731
+    orbit = Rotation.from_rotvec(np.radians(rng.uniform(*e["orbit"])) * np.array([np.cos(a), np.sin(a), 0.0]))
+    roll = Rotation.from_rotvec(np.radians(sign() * rng.uniform(*e["roll"])) * np.array([0.0, 0.0, 1.0]))
+    correction = CameraCorrection(case.camera, centre, size)
+    depth = -float(correction.centre[2])
+    correction.set_(
+        orbit=(roll * orbit).as_rotvec(),
+        shift=np.array([0.0, 0.0, depth * (1 - rng.uniform(*e["distance"])) / size]),
+        log_focal=float(np.log(rng.uniform(*e["lens"]))),
+    )
+    cam = correction.fitted().to_dict()
+    cam["shift_x"] += rng.uniform(-e["shift"], e["shift"])
+    cam["shift_y"] += rng.uniform(-e["shift"], e["shift"])
+    return BlenderCamera(**cam)

@@ -139,6 +139,17 @@ def table(results: dict[tuple[str, str], dict], cases: list[str], configs: list[
     return "\n".join(lines)
 
 
+def cached_run(path: Path, fresh: bool, fn, *args) -> dict:
+    """fn(*args) in a fresh spawned process (its peak memory its own), or its result cached at `path`."""
+    if path.exists() and not fresh:
+        return {k: (v if k == "verts" else v.item()) for k, v in np.load(path, allow_pickle=False).items()}
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        r = pool.submit(fn, *args).result()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **r)
+    return r
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=["cow", "airplane", "ant", "bunny"], choices=CASES)
@@ -155,21 +166,12 @@ def main(argv: list[str] | None = None) -> None:
         args.cases = SPLITS[args.split]
     configs = args.configs if "coarse" in args.configs else ["coarse"] + args.configs
     results: dict[tuple[str, str], dict] = {}
-    ctx = mp.get_context("spawn")
     for name in args.cases:
         for cfg in configs:
             cached = CACHE / f"{name}-{cfg}-seed{args.seed}.npz"
-            if cached.exists() and not args.fresh:
-                r = dict(np.load(cached, allow_pickle=False))
-                r = {k: (v if k == "verts" else v.item()) for k, v in r.items()}
-            elif args.cached_only:
+            if args.cached_only and not cached.exists():
                 continue
-            else:
-                with cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                    r = pool.submit(run_one, name, cfg, args.seed).result()
-                CACHE.mkdir(parents=True, exist_ok=True)
-                np.savez(cached, **r)
-            results[(name, cfg)] = r
+            r = results[(name, cfg)] = cached_run(cached, args.fresh, run_one, name, cfg, args.seed)
             print(
                 f"{name:9s} {cfg:17s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} IoU {r['iou_input']:.3f} "
                 f"unseen {r['iou_unseen']:.3f} {r.get('seconds', 0):6.1f}s peak {r['peak_rss_mb']:.0f} MB",

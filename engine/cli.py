@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from refine_protocol.messages import PRESET_DEFAULT
+from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_SEARCH, PRESET_DEFAULT
 
 from .errors import InputError
 from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, preset
@@ -22,7 +22,15 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mesh", required=True, type=Path, help="coarse mesh (OBJ, PLY, GLB, ...) in the camera's world frame")
     p.add_argument("--image", required=True, type=Path, help="photo; its alpha is the silhouette unless --mask is given")
     p.add_argument("--mask", type=Path, help="silhouette mask (white = object) for a photo without alpha")
-    p.add_argument("--camera", required=True, type=Path, help="camera JSON with Blender's camera fields")
+    p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
+    p.add_argument(
+        "--fit-camera",
+        choices=list(FIT_CAMERA),
+        default=FIT_OFF,
+        help="off: the camera is exact; refine: correct a close camera; search: find the viewpoint "
+        "(with no --camera: the photo's size, Blender's default lens, a front view to start from)",
+    )
+    p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
     p.add_argument("--out", required=True, type=Path, help="refined mesh (same topology and vertex order)")
     p.add_argument("--preset", default=PRESET_DEFAULT, choices=list(PRESETS))
     p.add_argument("--iterations", type=int, help="override the preset's iteration count")
@@ -35,17 +43,20 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
+    from .camera.fit import unknown_camera
     from .inputs import RefineInputs
     from .io import load_camera, load_image, load_mesh, save_mesh
     from .refine import refine_inputs
 
     settings = preset(args.preset).with_overrides(
-        iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed
+        iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed, fit_camera=args.fit_camera
     )
     settings.validate()  # before reading large files
+    if args.camera is None and args.fit_camera != FIT_SEARCH:
+        raise InputError("--camera is required unless --fit-camera search")
     verts, faces = load_mesh(args.mesh)
     rgb, mask = load_image(args.image, args.mask)
-    camera = load_camera(args.camera)
+    camera = load_camera(args.camera) if args.camera else unknown_camera(verts, (mask.shape[1], mask.shape[0]))
     inputs = RefineInputs.checked(verts, faces, mask, camera, settings, rgb if settings.uses_image else None)
 
     interrupted = False
@@ -72,6 +83,9 @@ def cmd_refine(args: argparse.Namespace) -> int:
         print("cancelled: nothing written", file=sys.stderr)
         return 130
     save_mesh(args.out, result.vertices, faces, template=args.mesh)
+    if args.camera_out:
+        args.camera_out.parent.mkdir(parents=True, exist_ok=True)
+        args.camera_out.write_text(json.dumps(result.camera.to_dict(), indent=1))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result.report.to_dict(), indent=1))
@@ -80,6 +94,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
         before_after(args.preview, verts, result.vertices, faces, mask, camera)
     r = result.report
+    if r.camera is not None:
+        c = r.camera
+        verdict = "used" if c["accepted"] else "rejected (no better than the given camera; the given camera was used)"
+        print(
+            f"camera {c['mode']}: silhouette IoU {c['iou_before']:.3f} -> {c['iou_after']:.3f}, turned {c['rotation_deg']:.1f} deg, "
+            f"lens {c['lens_before']:.1f} -> {c['lens_after']:.1f} mm, {c['seconds']:.1f} s: {verdict}"
+        )
     for warning in r.self_check["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     print(

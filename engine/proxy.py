@@ -53,14 +53,19 @@ class Proxy:
         return self.rest + disp
 
 
+def decimate(verts: np.ndarray, faces: np.ndarray, target_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 3) / (F, 3) -> about `target_faces` faces (quadric edge collapse), unused vertices dropped."""
+    pv, pf = fast_simplification.simplify(verts.astype(np.float64), faces.astype(np.int64), target_count=int(target_faces))
+    return _drop_unused(np.asarray(pv, np.float64), np.asarray(pf, np.int64))
+
+
 def make_proxy(verts: np.ndarray, faces: np.ndarray, target_faces: int, candidates: int = 16) -> Proxy:
     """Decimate (V, 3) / (F, 3) to about `target_faces` faces and attach every vertex to it.
 
     Each vertex is attached to the closest point among the `candidates` proxy faces whose
     centroids are nearest to it.
     """
-    pv, pf = fast_simplification.simplify(verts.astype(np.float64), faces.astype(np.int64), target_count=int(target_faces))
-    pv, pf = _drop_unused(np.asarray(pv, np.float64), np.asarray(pf, np.int64))
+    pv, pf = decimate(verts, faces, target_faces)
     tri = pv[pf]  # (Q, 3, 3)
     k = min(candidates, len(pf))
     _, cand = cKDTree(tri.mean(1)).query(verts, k=k)

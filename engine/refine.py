@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+import refine_protocol.messages as m
+
 from .camera import BlenderCamera
+from .camera.fit import fit_camera
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
@@ -49,6 +52,7 @@ class Progress:
 class Result:
     vertices: np.ndarray  # (V, 3) float64, world units, the input's vertex order
     report: Report
+    camera: BlenderCamera  # the camera the shape was refined with (the fitted one if a fit was accepted)
     cancelled: bool = False
 
 
@@ -94,21 +98,26 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     t_plane = time.perf_counter() - t0
     mesh = OptimizedMesh.build(verts_n, inputs.faces, frame, s.proxy_faces, device)
     t_proxy = time.perf_counter() - t0 - t_plane
-    stages = plan_stages(inputs.camera.image_size_wh, s)
-    problem = build_problem(inputs, mesh, plane, stages[-1].size)
     with deterministic_algorithms():
+        fit = None if s.fit_camera == m.FIT_OFF else fit_camera(*inputs.silhouette_problem(), s.fit_camera, device)
+        inputs = inputs if fit is None else replace(inputs, camera=fit.camera)
+        stages = plan_stages(inputs.camera.image_size_wh, s)
+        problem = build_problem(inputs, mesh, plane, stages[-1].size)
         outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
+    t_fit = 0.0 if fit is None else fit.seconds
     seconds = {
         "total": elapsed,
         "symmetry_search": t_plane,
         "proxy": t_proxy,
-        "per_iteration": (elapsed - t_plane - t_proxy) / max(outcome.iterations, 1),
+        "camera_fit": t_fit,
+        "per_iteration": (elapsed - t_plane - t_proxy - t_fit) / max(outcome.iterations, 1),
     }
     vertices = mesh.to_world(outcome.best)
     check = self_check(inputs.verts, vertices, inputs.faces, inputs.camera, frame.scale)
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
-    return Result(vertices, report, outcome.cancelled)
+    report.camera = None if fit is None else fit.to_dict()
+    return Result(vertices, report, inputs.camera, outcome.cancelled)
 
 
 def _notify(progress: ProgressCallback | None, total: int, mesh: OptimizedMesh) -> OnIteration | None:

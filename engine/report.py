@@ -26,6 +26,7 @@ class Report:
     seconds: dict[str, float]  # total, symmetry_search, proxy, per_iteration
     history: list[dict[str, float]]  # per iteration: the weighted loss terms, "total" and "iou"
     self_check: dict[str, Any]  # what the photo cannot confirm (selfcheck.self_check), with warnings
+    camera: dict[str, Any] | None = None  # the camera fit (camera.fit.CameraFit.to_dict), if one ran
 
     @property
     def best_iou(self) -> float:

@@ -56,6 +56,8 @@ class Settings:
         image_symmetry_views: number of fixed viewpoints of the image-symmetry loss.
         patience: a stage ends early after this many iterations without a 0.1 % loss improvement.
         backend: silhouette renderer, "fast" or "pytorch3d".
+        fit_camera: "off" (the camera is exact), "refine" (correct a close camera) or "search"
+            (find the viewpoint) before the shape is refined (camera.fit).
         proxy_faces: a mesh with more faces is optimized through a decimated proxy of about this
             many faces and the deformation carried back to every vertex (0: never).
     """
@@ -79,6 +81,7 @@ class Settings:
     patience: int = 50
     backend: str = "fast"
     proxy_faces: int = 25_000
+    fit_camera: str = m.FIT_OFF
     device: str = AUTO
     seed: int = 0
 
@@ -92,6 +95,8 @@ class Settings:
             raise InputError(f"settings: parameterization must be one of {', '.join(PARAMETERIZATIONS)}")
         if self.symmetry not in SYMMETRY:
             raise InputError(f"settings: symmetry must be one of {', '.join(SYMMETRY)} (got {self.symmetry!r})")
+        if self.fit_camera not in m.FIT_CAMERA:
+            raise InputError(f"settings: fit_camera must be one of {', '.join(m.FIT_CAMERA)} (got {self.fit_camera!r})")
         if self.device not in DEVICES:
             raise InputError(f"settings: device must be one of {', '.join(DEVICES)}")
         for name, allowed in (

@@ -90,6 +90,16 @@ SYMMETRY = {
     "z": ("Z", "Mirror plane normal to world Z"),
 }
 
+# Camera fit: whether the engine corrects or searches for the camera before refining the shape.
+FIT_OFF = "off"
+FIT_REFINE = "refine"
+FIT_SEARCH = "search"
+FIT_CAMERA = {
+    FIT_OFF: ("Use as is", "The camera is exact: refine the shape only"),
+    FIT_REFINE: ("Refine", "The camera is close (placed by hand): correct it, then refine the shape"),
+    FIT_SEARCH: ("Find", "The camera is unknown or far off: search for the viewpoint, then refine the shape"),
+}
+
 # The camera object of a refine request: the fields of Blender's Camera datablock, then those of
 # the scene's RenderSettings (plus "matrix_world", the camera object's).
 CAMERA_FIELDS = (

@@ -201,7 +201,12 @@ def project(camera: BlenderCamera, points: torch.Tensor) -> torch.Tensor:
         units, positive in front of the camera).
     """
     w2c = torch.as_tensor(camera.world_to_camera(), dtype=points.dtype, device=points.device)
-    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    return camera_to_pixels(camera, points @ w2c[:3, :3].T + w2c[:3, 3])
+
+
+def camera_to_pixels(camera: BlenderCamera, cam: torch.Tensor, focal_scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """(..., 3) points in the camera's frame -> (..., 3) pixel u, v and depth, with the focal length
+    (perspective) or the magnification (orthographic) multiplied by `focal_scale`."""
     depth = -cam[..., 2]
     fx, fy, cx, cy = camera.intrinsics()
     if camera.type == "ORTHO":
@@ -210,7 +215,32 @@ def project(camera: BlenderCamera, points: torch.Tensor) -> torch.Tensor:
         # Points behind the camera never become visible: clamp to keep the division finite.
         safe = depth.clamp(min=1e-8)
         x, y = cam[..., 0] / safe, cam[..., 1] / safe
-    return torch.stack((cx + fx * x, cy - fy * y, depth), dim=-1)
+    return torch.stack((cx + fx * focal_scale * x, cy - fy * focal_scale * y, depth), dim=-1)
+
+
+def with_pose(camera: BlenderCamera, rotation: np.ndarray, centre: np.ndarray, focal_scale: float = 1.0) -> BlenderCamera:
+    """A copy of `camera` with a new pose (rotation: (3, 3) world-to-camera; centre: (3,) world
+    position) and its focal length (perspective) or magnification (orthographic) scaled."""
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = np.asarray(rotation, dtype=np.float64).T, centre
+    fields_ = camera.to_dict()
+    fields_["matrix_world"] = tuple(tuple(float(x) for x in row) for row in m)
+    fields_["lens"] = camera.lens * focal_scale
+    fields_["ortho_scale"] = camera.ortho_scale / focal_scale
+    return BlenderCamera(**fields_)
+
+
+def look_from(camera: BlenderCamera, target: np.ndarray, direction: np.ndarray, distance: float, up: np.ndarray) -> BlenderCamera:
+    """`camera`'s intrinsics at `distance` from `target` along the unit `direction` (target to
+    camera), looking at the target with `up` (world) as close to its +Y as possible."""
+    back = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)  # the camera's +Z
+    up = np.asarray(up, dtype=np.float64)
+    if abs(np.dot(up, back)) > 0.999 * np.linalg.norm(up):  # looking straight along `up`
+        up = np.array([0.0, 1.0, 0.0]) if abs(back[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    right = np.cross(up, back)
+    right /= np.linalg.norm(right)
+    rotation = np.stack((right, np.cross(back, right), back))  # rows: camera axes in world = world-to-camera
+    return with_pose(camera, rotation, np.asarray(target, dtype=np.float64) + distance * back)
 
 
 def look_at(
@@ -226,16 +256,6 @@ def look_at(
     Azimuth is measured in the XY plane from +X towards +Y; elevation up from the XY plane.
     """
     az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    eye = np.asarray(target, dtype=np.float64) + distance * np.array(
-        [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]
-    )
-    back = eye - target
-    back /= np.linalg.norm(back)  # the camera's local +Z points away from what it sees
-    up = np.array([0.0, 0.0, 1.0]) if abs(back[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
-    right = np.cross(up, back)
-    right /= np.linalg.norm(right)
-    m = np.eye(4)
-    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = right, np.cross(back, right), back, eye
-    return BlenderCamera(
-        matrix_world=tuple(tuple(float(x) for x in row) for row in m), lens=lens, resolution_x=size[0], resolution_y=size[1]
-    )
+    direction = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    base = BlenderCamera(matrix_world=tuple(map(tuple, np.eye(4))), lens=lens, resolution_x=size[0], resolution_y=size[1])
+    return look_from(base, np.asarray(target, dtype=np.float64), direction, distance, np.array([0.0, 0.0, 1.0]))

@@ -92,7 +92,7 @@ class RefineRequest:
 
 
 # Settings a client may override, with their types; everything else comes from the preset.
-_SETTING_TYPES: dict[str, type] = {"preset": str, "iterations": int, "symmetry": str, "seed": int}
+_SETTING_TYPES: dict[str, type] = {"preset": str, "iterations": int, "symmetry": str, "seed": int, "fit_camera": str}
 
 
 def job_id(header: dict[str, Any]) -> str:

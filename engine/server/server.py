@@ -346,7 +346,8 @@ class Server:
         report = result.report.to_dict()
         report["history_columns"], history = history_blob(report.pop("history"))
         vertices = Blob.from_array("vertices", np.asarray(result.vertices), "f32")
-        self._end(job, {"type": m.RESULT, "job": job.id, "report": json_safe(report)}, [vertices, history])
+        header = {"type": m.RESULT, "job": job.id, "report": json_safe(report), "camera": result.camera.to_dict()}
+        self._end(job, header, [vertices, history])
         return f"done, {iterations} it (best {result.report.best_iteration})"
 
     def _progress_callback(self, job: Job) -> Any:

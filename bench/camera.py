@@ -1,0 +1,124 @@
+"""Camera benchmark: refinement from a wrong camera, with and without the camera fit.
+
+    .venv/bin/python -m bench.camera --split tune
+    .venv/bin/python -m bench.camera --split test --runs near-off near-refine far-off far-search
+
+Per case and run: the camera's rotation error against the true camera (degrees), camera IoU (the
+ground-truth mesh's silhouettes under the used and the true camera, 1 = perfect), and the 3D
+metrics of bench.quality. "exact" is the default preset with the true camera (bench.quality's
+"default" row, shared cache). Camera errors: bench.cases.CAMERA_ERRORS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from engine.camera.pose import rotation_between_deg
+from engine.refine import refine
+from engine.settings import preset
+
+from .cases import SPLITS, make_case, perturb_camera, render_mask
+from .quality import CACHE, ROOT, cached_run, evaluate, run_one
+from .report import machine, write_section
+
+RUNS = {  # name -> (camera error or None for the true camera, fit mode)
+    "exact": (None, "off"),
+    "near-off": ("near", "off"),
+    "near-refine": ("near", "refine"),
+    "far-off": ("far", "off"),
+    "far-search": ("far", "search"),
+}
+
+
+def camera_iou(case, camera) -> float:
+    a = render_mask(case.gt_verts, case.gt_faces, camera, 1) > 0.5
+    b = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def run_camera(case_name: str, run: str, seed: int) -> dict:
+    """One run on one case (in a child process)."""
+    if run == "exact":
+        return run_one(case_name, "default", seed)
+    case = make_case(case_name, seed)
+    kind, mode = RUNS[run]
+    given = perturb_camera(case, kind, seed)
+    settings = preset("default").with_overrides(seed=seed, fit_camera=mode)
+    t = time.perf_counter()
+    result = refine(case.coarse_verts, case.coarse_faces, case.mask, given, settings)
+    out: dict = {"case": case_name, "config": run, "seconds": time.perf_counter() - t}
+    out["fit_seconds"] = result.report.seconds["camera_fit"]
+    out["rotation_in"] = rotation_between_deg(given, case.camera)
+    out["rotation_out"] = rotation_between_deg(result.camera, case.camera)
+    out["camera_iou_in"] = camera_iou(case, given)
+    out["camera_iou_out"] = camera_iou(case, result.camera)
+    out["accepted"] = bool(result.report.camera and result.report.camera["accepted"])
+    out.update(evaluate(case, result.vertices, case.coarse_faces))
+    out["verts"] = result.vertices
+    return out
+
+
+def table(results: dict, cases: list[str], runs: list[str]) -> str:
+    keys = [
+        "rotation_in",
+        "rotation_out",
+        "camera_iou_in",
+        "camera_iou_out",
+        "chamfer",
+        "fscore",
+        "iou_unseen",
+        "fit_seconds",
+        "seconds",
+    ]
+    head = "| case | run | rot. error in (deg) | out | camera IoU in | out | Chamfer x1000 | F@0.02 | IoU unseen | fit s | s |"
+    lines = [head, "|" + "---|" * 11]
+
+    def fmt(v) -> str:
+        return "" if v is None else (f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
+
+    for name in [*cases, "**mean**"]:
+        for run in runs:
+            rows = [results[(c, run)] for c in cases if (c, run) in results] if name == "**mean**" else [results.get((name, run))]
+            rows = [r for r in rows if r is not None]
+            if not rows:
+                continue
+            row = {k: float(np.mean([r[k] for r in rows])) if all(k in r for r in rows) else None for k in keys}
+            lines.append(f"| {name} | {run} | " + " | ".join(fmt(row[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=list(SPLITS), default="tune")
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    args = parser.parse_args(argv)
+    cases = SPLITS[args.split]
+    results: dict = {}
+    for name in cases:
+        for run in args.runs:
+            cached = CACHE / (
+                f"{name}-default-seed{args.seed}.npz" if run == "exact" else f"{name}-camera-{run}-seed{args.seed}.npz"
+            )
+            r = results[(name, run)] = cached_run(cached, args.fresh, run_camera, name, run, args.seed)
+            print(
+                f"{name:15s} {run:12s} rot {r.get('rotation_in', 0):5.1f}->{r.get('rotation_out', 0):5.1f} "
+                f"camIoU {r.get('camera_iou_in', 1):.3f}->{r.get('camera_iou_out', 1):.3f} chamfer {r['chamfer']:7.3f} "
+                f"F {r['fscore']:5.1f} unseen {r['iou_unseen']:.3f} {r.get('seconds', 0):5.1f}s",
+                flush=True,
+            )
+    text = table(results, cases, args.runs)
+    print(text)
+    section = (
+        f"## Camera benchmark, {args.split} split ({machine()})\n\n"
+        f"Command: `.venv/bin/python -m bench.camera --split {args.split}` (seed {args.seed}).\n\n{text}\n"
+    )
+    write_section(ROOT / "docs" / "benchmarks.md", f"camera-{args.split}", section)
+
+
+if __name__ == "__main__":
+    main()

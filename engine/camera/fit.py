@@ -1,0 +1,302 @@
+"""Finding the camera a photo was taken from, with the mesh held rigid.
+
+A silhouette error can be explained by moving the camera or by bending the mesh; the camera goes
+first, so the shape refinement never bends the mesh to explain a camera's error.
+
+- "refine" (the camera is close): gradient descent from the given camera on an orbit about the
+  object (camera.pose.CameraCorrection) against the soft silhouette, coarse to fine. The camera's
+  distance, lens and sideways position are held by a tight prior: from one silhouette they are
+  indistinguishable from the mesh's own size and position errors, which the shape refinement's
+  similarity (scale and image-plane shift) corrects instead. Measured: letting the rigid fit
+  change them made the 3D result worse on average (docs/benchmarks.md, camera section).
+- "search" (the camera is unknown or far off): viewing directions all around the object, each
+  matched to the photo's silhouette in the image plane by moments (position, size, and the long
+  axis' direction or upright) and scored by IoU at low resolution, all in one batch; the best few
+  distinct directions are refined as above. Symmetric objects look alike from mirrored
+  viewpoints: among fits within `TIE_IOU` of the best, the one closest to the given camera wins.
+
+A fit that does not overlap the photo better than the given camera is rejected (reported, and the
+given camera is used); a search whose best fit overlaps less than `MIN_SEARCH_IOU` means the photo
+and the mesh do not show the same thing, and ends with an InputError.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import refine_protocol.messages as m
+
+from ..errors import InputError
+from ..inputs import check_view
+from ..losses import soft_iou
+from ..proxy import decimate
+from ..render import SilhouetteRenderer, hard_silhouette
+from .blender import BlenderCamera, look_from, project
+from .moments import Moments, apply_similarity
+from .pose import CameraCorrection, rotation_between_deg
+
+FIT_FACES = 4000  # larger meshes are fitted through a decimated copy: silhouettes of <= 256 px
+SEARCH_DIRECTIONS = 160  # about 16 degrees apart: within the gradient fit's reach
+SEARCH_SIZE = 64  # longest side (pixels) of the search's renders
+SEARCH_KEEP = 4  # distinct directions refined by gradient descent
+DISTINCT_DEG = 30.0  # kept directions are at least this far apart
+POLISH = ((64, 40, 1.0), (128, 40, 0.7), (256, 40, 0.5))  # (longest side px, iterations, sigma px) coarse to fine
+EVAL_SIZE = 256  # longest side of the IoU that accepts or rejects a fit
+TIE_IOU = 0.01
+MIN_SEARCH_IOU = 0.5
+LR = 0.01  # radians of orbit, object sizes of translation, log focal: per step
+# "refine": a Gaussian prior centred on the given camera, of these widths: a hand-placed camera is
+# about ten degrees off; distance, lens and position stay put (see the module docstring).
+PRIOR_WEIGHT = 0.05
+PRIOR_SIGMA = (math.radians(10.0), 0.005, 0.005)  # orbit (radians), translation (object sizes), log focal
+
+
+@dataclass(frozen=True)
+class CameraFit:
+    """What the fit did. `camera` is the one the shape refinement uses: the fitted camera when
+    accepted, the given one otherwise."""
+
+    mode: str
+    camera: BlenderCamera
+    fitted: BlenderCamera
+    accepted: bool
+    iou_before: float  # the given camera's silhouette IoU with the photo (at EVAL_SIZE)
+    iou_after: float  # the fitted camera's
+    rotation_deg: float  # between the given and the fitted camera
+    lens_before: float
+    lens_after: float
+    candidates: int  # cameras scored
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's camera section (the fitted camera in Blender's fields)."""
+        return {
+            "mode": self.mode,
+            "accepted": self.accepted,
+            "iou_before": self.iou_before,
+            "iou_after": self.iou_after,
+            "rotation_deg": self.rotation_deg,
+            "lens_before": self.lens_before,
+            "lens_after": self.lens_after,
+            "candidates": self.candidates,
+            "seconds": self.seconds,
+            "fitted": self.fitted.to_dict(),
+        }
+
+
+def fit_camera(
+    verts: np.ndarray, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera, mode: str, device: torch.device | None = None
+) -> CameraFit:
+    """Fit `camera` to the silhouette `mask` ((H, W) in [0, 1], the camera's resolution) of the
+    rigid mesh (`verts` (V, 3) world units, `faces` (F, 3)). `mode` is "refine" or "search" (see
+    the module docstring). Larger meshes are fitted through a copy decimated to FIT_FACES faces."""
+    t0 = time.perf_counter()
+    if len(faces) > FIT_FACES:
+        verts, faces = decimate(verts, faces, FIT_FACES)
+    points = torch.tensor(verts, dtype=torch.float32, device=device)
+    faces = torch.tensor(faces, dtype=torch.int64, device=device)
+    target = torch.tensor(mask, dtype=points.dtype, device=points.device)[None, None]
+    lo, hi = points.min(0).values, points.max(0).values
+    centre, size = ((lo + hi) / 2).double().cpu().numpy(), float((hi - lo).max())
+    if mode == m.FIT_SEARCH:
+        starts, scored = _search(points, faces, target, camera, centre, size)
+    else:
+        starts, scored = [CameraCorrection(camera, centre, size)], 1
+    cameras = [_polish(c, points, faces, target, PRIOR_WEIGHT if mode == m.FIT_REFINE else 0.0) for c in starts]
+    ious = [silhouette_iou(c, points, faces, target) for c in cameras]
+    before = silhouette_iou(camera, points, faces, target)
+    best = _choose(cameras, ious, camera)
+    if mode == m.FIT_SEARCH and ious[best] < MIN_SEARCH_IOU:
+        raise InputError(
+            f"camera search: no viewpoint makes the mesh's silhouette match the photo's (best IoU {ious[best]:.2f}); "
+            "the photo and the mesh do not seem to show the same object, or the silhouette is wrong"
+        )
+    accepted = ious[best] > before and _sees(cameras[best], verts)
+    return CameraFit(
+        mode,
+        cameras[best] if accepted else camera,
+        cameras[best],
+        accepted,
+        before,
+        ious[best],
+        rotation_between_deg(camera, cameras[best]),
+        camera.lens,
+        cameras[best].lens,
+        scored,
+        time.perf_counter() - t0,
+    )
+
+
+def _sees(camera: BlenderCamera, verts: np.ndarray) -> bool:
+    """Whether the whole mesh is in front of the camera and inside its clip range."""
+    try:
+        check_view(verts, camera)
+    except InputError:
+        return False
+    return True
+
+
+def unknown_camera(verts: np.ndarray, image_wh: tuple[int, int]) -> BlenderCamera:
+    """The starting guess when there is no camera: Blender's default lens and sensor, the photo's
+    size, looking at the object from the front (-Y, as generators' meshes face after a Y-up GLB
+    import), from where it fills about 85 % of the frame."""
+    lo, hi = verts.min(0), verts.max(0)
+    radius = float(np.linalg.norm(hi - lo) / 2)
+    base = BlenderCamera(matrix_world=tuple(map(tuple, np.eye(4))), resolution_x=image_wh[0], resolution_y=image_wh[1])
+    fx, fy, _, _ = base.intrinsics()
+    half_fov = math.atan(0.85 * min(image_wh[0] / fx, image_wh[1] / fy) / 2)
+    return look_from(base, (lo + hi) / 2, np.array([0.0, -1.0, 0.0]), radius / math.sin(half_fov), np.array([0.0, 0.0, 1.0]))
+
+
+def silhouette_iou(camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor) -> float:
+    """IoU of the mesh's hard silhouette and the (1, 1, H, W) target, at EVAL_SIZE."""
+    hw = _size(camera, EVAL_SIZE)
+    pix = _scaled(project(camera, points), camera, hw)
+    sil = hard_silhouette(pix[None], faces, hw)[0]
+    ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
+    union = (sil | ref).sum()
+    return float((sil & ref).sum() / union) if union else 0.0
+
+
+def _size(camera: BlenderCamera, longest: int) -> tuple[int, int]:
+    """(H, W) with the camera's aspect and `longest` pixels on the longest side (never above it)."""
+    w, h = camera.image_size_wh
+    scale = min(longest, max(w, h)) / max(w, h)
+    return max(8, round(h * scale)), max(8, round(w * scale))
+
+
+def _scaled(pix: torch.Tensor, camera: BlenderCamera, hw: tuple[int, int]) -> torch.Tensor:
+    """(..., 3) pixels at the camera's resolution -> at (H, W)."""
+    w, h = camera.image_size_wh
+    return pix * torch.tensor([hw[1] / w, hw[0] / h, 1.0], dtype=pix.dtype, device=pix.device)
+
+
+def _search(points, faces, target, camera: BlenderCamera, centre: np.ndarray, size: float):
+    """Directions all around the object, each with its image-plane similarity; returns the
+    corrections of the best distinct few and how many cameras were scored."""
+    hw = _size(camera, SEARCH_SIZE)
+    ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
+    distance = float(np.linalg.norm(camera.location - centre))
+    up = np.asarray(camera.matrix_world, dtype=np.float64)[:3, 1]
+    candidates = [look_from(camera, centre, d, distance, up) for d in _sphere(SEARCH_DIRECTIONS)]
+    best: list[tuple[float, int, torch.Tensor]] = []  # (IoU, candidate, moved 2D points)
+    for chunk in range(0, len(candidates), 32):
+        cams = candidates[chunk : chunk + 32]
+        pix = torch.stack([_scaled(project(c, points), c, hw) for c in cams])
+        sil = hard_silhouette(pix, faces, hw)
+        source, goal = Moments.of(sil.float()), Moments.of(ref[None].float())
+        for turn in (torch.zeros(len(cams), dtype=torch.float64), goal.angle - source.angle, goal.angle - source.angle + math.pi):
+            moved, iou = _similar(pix, faces, sil, ref, turn)
+            best += [(float(iou[i]), chunk + i, moved[i]) for i in range(len(cams))]
+    best.sort(key=lambda b: -b[0])
+    starts: list[CameraCorrection] = []
+    for _, index, moved in best:
+        direction = candidates[index].view_direction
+        if all(np.degrees(np.arccos(np.clip(direction @ s.camera.view_direction, -1, 1))) >= DISTINCT_DEG for s in starts):
+            correction = CameraCorrection(candidates[index], centre, size)
+            pix = _scaled(project(candidates[index], points), candidates[index], hw)
+            starts.append(_start_from_similarity(correction, pix, moved, hw))
+        if len(starts) == SEARCH_KEEP:
+            break
+    return starts, 3 * len(candidates)
+
+
+def _similar(pix: torch.Tensor, faces: torch.Tensor, sil: torch.Tensor, ref: torch.Tensor, turn: torch.Tensor):
+    """Move each view's silhouette onto the reference's area and centroid, turned by `turn` (N,);
+    returns the moved (N, V, 3) pixels and their (N,) IoUs with the reference."""
+    source, goal = Moments.of(sil.float()), Moments.of(ref[None].float())
+    goal = Moments(goal.area.expand(len(pix)), goal.centroid.expand(len(pix), 2), goal.angle, goal.elongation)
+    scale = torch.sqrt(goal.area / source.area.clamp(min=1.0))
+    moved = torch.cat((apply_similarity(pix[..., :2], source, goal, scale, turn), pix[..., 2:]), -1)
+    return moved, _iou(hard_silhouette(moved, faces, ref.shape), ref)
+
+
+def _iou(sil: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool vs (H, W) bool -> (N,) IoU."""
+    inter = (sil & ref).sum((1, 2)).double()
+    return inter / (sil | ref).sum((1, 2)).double().clamp(min=1)
+
+
+def _start_from_similarity(correction: CameraCorrection, pix: torch.Tensor, moved: torch.Tensor, hw: tuple[int, int]):
+    """Set the correction's parameters to the camera change that moves the silhouette from `pix`
+    to `moved` ((V, 3) pixels at (H, W)): a roll about the object's centre, a dolly (perspective)
+    or zoom (orthographic) for the scale, a sideways move for the position."""
+    camera = correction.camera
+    a, b = pix[:, :2].double(), moved[:, :2].double()
+    a0, b0 = a - a.mean(0), b - b.mean(0)
+    scale = float(torch.sqrt((b0**2).sum() / (a0**2).sum().clamp(min=1e-12)))
+    turn = float(torch.atan2((a0[:, 0] * b0[:, 1] - a0[:, 1] * b0[:, 0]).sum(), (a0 * b0).sum()))
+    centre_cam = correction.centre.numpy()
+    c_pix = _scaled(project(camera, torch.tensor(correction.centre_world[None])), camera, hw)[0]
+    # Where the object's centre lands after the similarity (a maps to b).
+    target = b.mean(0) + scale * _rotate(c_pix[:2].double() - a.mean(0), turn)
+    fx, fy, cx, cy = camera.intrinsics()
+    w, h = camera.image_size_wh
+    u, v = float(target[0]) * w / hw[1], float(target[1]) * h / hw[0]
+    depth = -centre_cam[2]
+    log_focal = 0.0
+    if camera.type == "ORTHO":
+        log_focal, x, y = math.log(scale), (u - cx) / (fx * scale), -(v - cy) / (fy * scale)
+        shift = np.array([x - centre_cam[0], y - centre_cam[1], 0.0])
+    else:
+        depth_new = depth / scale
+        x, y = (u - cx) / fx * depth_new, -(v - cy) / fy * depth_new
+        shift = np.array([x - centre_cam[0], y - centre_cam[1], depth - depth_new])
+    # A turn of the picture by +turn (from +u towards +v) is a roll of -turn about the camera's +Z.
+    correction.set_(orbit=np.array([0.0, 0.0, -turn]), shift=shift / correction.size, log_focal=log_focal)
+    return correction
+
+
+def _rotate(p: torch.Tensor, angle: float) -> torch.Tensor:
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.stack((c * p[0] - s * p[1], s * p[0] + c * p[1]))
+
+
+def _polish(
+    correction: CameraCorrection, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor, prior: float
+) -> BlenderCamera:
+    """Gradient descent on the correction against the soft silhouette, coarse to fine; returns
+    the camera with the lowest loss of the last stage."""
+    optimizer = torch.optim.Adam(correction.parameters(), lr=LR)
+    best: tuple[float, BlenderCamera] = (math.inf, correction.fitted())
+    for longest, iterations, sigma in POLISH:
+        for group in optimizer.param_groups:  # each stage settles: a step size decaying to a tenth
+            group["lr"] = LR
+        decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, eta_min=LR / 10)
+        hw = _size(correction.camera, longest)
+        renderer = SilhouetteRenderer(hw, sigma=sigma**2)
+        ref = F.interpolate(target, size=hw, mode="area")[0]
+        best = (math.inf, best[1])
+        for _ in range(iterations):
+            optimizer.zero_grad(set_to_none=True)
+            alpha = renderer(_scaled(correction.project(points), correction.camera, hw)[None], faces)
+            loss = 1 - soft_iou(alpha, ref) + prior * correction.prior(*PRIOR_SIGMA)
+            if loss.item() < best[0]:
+                best = (loss.item(), correction.fitted())
+            loss.backward()
+            optimizer.step()
+            decay.step()
+    return best[1]
+
+
+def _choose(cameras: list[BlenderCamera], ious: list[float], given: BlenderCamera) -> int:
+    """The best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
+    top = max(ious)
+    near = [i for i, iou in enumerate(ious) if iou >= top - TIE_IOU]
+    return min(near, key=lambda i: rotation_between_deg(given, cameras[i]))
+
+
+def _sphere(n: int) -> np.ndarray:
+    """(n, 3) nearly uniform unit directions (a Fibonacci lattice)."""
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    r = np.sqrt(1 - z**2)
+    phi = i * math.pi * (3 - math.sqrt(5))
+    return np.stack((r * np.cos(phi), r * np.sin(phi), z), -1)
