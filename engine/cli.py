@@ -14,6 +14,7 @@ from tqdm import tqdm
 from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_SEARCH, PRESET_DEFAULT
 
 from .errors import InputError
+from .report import Report
 from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, preset
 
 
@@ -93,7 +94,12 @@ def cmd_refine(args: argparse.Namespace) -> int:
         from .preview import before_after
 
         before_after(args.preview, verts, result.vertices, faces, mask, camera)
-    r = result.report
+    _print_summary(args.out, result.report)
+    return 0
+
+
+def _print_summary(out: Path, r: Report) -> None:
+    """The camera fit's verdict, the self-check's warnings and the one-line result."""
     if r.camera is not None:
         c = r.camera
         verdict = "used" if c["accepted"] else "rejected (no better than the given camera; the given camera was used)"
@@ -104,10 +110,9 @@ def cmd_refine(args: argparse.Namespace) -> int:
     for warning in r.self_check["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     print(
-        f"wrote {args.out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
+        f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
         f"{r.seconds['total']:.1f} s on {r.device}, final IoU {r.best_iou:.3f})"
     )
-    return 0
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
