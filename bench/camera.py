@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from engine.camera.pose import rotation_between_deg
+from engine.metrics import iou
 from engine.refine import refine
 from engine.settings import preset
 
@@ -34,9 +35,11 @@ RUNS = {  # name -> (camera error or None for the true camera, fit mode)
 
 
 def camera_iou(case, camera) -> float:
-    a = render_mask(case.gt_verts, case.gt_faces, camera, 1) > 0.5
-    b = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
-    return float((a & b).sum() / max((a | b).sum(), 1))
+    """The ground-truth mesh's silhouettes under `camera` and the true camera (1 = the same picture)."""
+    return iou(
+        render_mask(case.gt_verts, case.gt_faces, camera, 1) > 0.5,
+        render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5,
+    )
 
 
 def run_camera(case_name: str, run: str, seed: int) -> dict:

@@ -212,9 +212,8 @@ def perturb_camera(case: Case, kind: str, seed: int = 0) -> BlenderCamera:
     centre = (case.gt_verts.min(0) + case.gt_verts.max(0)) / 2
     size = float(np.ptp(case.gt_verts, axis=0).max())
     a = rng.uniform(0, 2 * np.pi)
-    sign = lambda: rng.choice([-1.0, 1.0])  # noqa: E731
     orbit = Rotation.from_rotvec(np.radians(rng.uniform(*e["orbit"])) * np.array([np.cos(a), np.sin(a), 0.0]))
-    roll = Rotation.from_rotvec(np.radians(sign() * rng.uniform(*e["roll"])) * np.array([0.0, 0.0, 1.0]))
+    roll = Rotation.from_rotvec(np.radians(rng.choice([-1.0, 1.0]) * rng.uniform(*e["roll"])) * np.array([0.0, 0.0, 1.0]))
     correction = CameraCorrection(case.camera, centre, size)
     depth = -float(correction.centre[2])
     correction.set_(

@@ -48,10 +48,6 @@ class RefineInputs:
         check_view(verts, camera)
         return cls(verts, faces, mask, camera, settings, image)
 
-    def silhouette_problem(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, BlenderCamera]:
-        """(verts, faces, mask, camera): what a silhouette fit needs."""
-        return self.verts, self.faces, self.mask, self.camera
-
 
 def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """verts (V, 3) finite floats, faces (F, 3) indices into them. Returns float64 / int64 copies."""

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
-from .camera import BlenderCamera, look_at, project, ray_directions
+from .camera import BlenderCamera, look_at, project, ray_directions, render_size, rescale_pixels
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
 from .objective import Objective
@@ -59,20 +59,14 @@ def plan_stages(image_wh: tuple[int, int], settings: Settings) -> list[Stage]:
     w, h = image_wh
     longest = min(settings.max_size, max(w, h))
     n, k = settings.iterations, len(settings.stages)
-    stages = []
-    for i, frac in enumerate(settings.stages):
-        scale = max(frac * longest, 16) / max(w, h)
-        stages.append(Stage((max(8, round(h * scale)), max(8, round(w * scale))), n // k + (i < n % k)))
-    return stages
+    return [Stage(render_size(image_wh, max(frac * longest, 16)), n // k + (i < n % k)) for i, frac in enumerate(settings.stages)]
 
 
 def pixel_projector(camera: BlenderCamera, frame: NormalizedFrame) -> Pixels:
     """Normalized vertices -> pixel u, v and depth at a stage's resolution."""
-    img_w, img_h = camera.image_size_wh
 
     def pixels(v: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-        p = project(camera, frame.to_world_t(v))
-        return p * torch.tensor([hw[1] / img_w, hw[0] / img_h, 1.0], dtype=v.dtype, device=v.device)
+        return rescale_pixels(project(camera, frame.to_world_t(v)), camera.image_size_wh, hw)
 
     return pixels
 

@@ -18,7 +18,7 @@ import torch
 import refine_protocol.messages as m
 
 from .camera import BlenderCamera
-from .camera.fit import fit_camera
+from .camera.fit import CameraFit, fit_camera
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
@@ -99,7 +99,7 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     mesh = OptimizedMesh.build(verts_n, inputs.faces, frame, s.proxy_faces, device)
     t_proxy = time.perf_counter() - t0 - t_plane
     with deterministic_algorithms():
-        fit = None if s.fit_camera == m.FIT_OFF else fit_camera(*inputs.silhouette_problem(), s.fit_camera, device)
+        fit = _camera_fit(inputs, device)
         inputs = inputs if fit is None else replace(inputs, camera=fit.camera)
         stages = plan_stages(inputs.camera.image_size_wh, s)
         problem = build_problem(inputs, mesh, plane, stages[-1].size)
@@ -118,6 +118,14 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
     report.camera = None if fit is None else fit.to_dict()
     return Result(vertices, report, inputs.camera, outcome.cancelled)
+
+
+def _camera_fit(inputs: RefineInputs, device: torch.device) -> CameraFit | None:
+    """The camera fit the settings ask for, before the shape moves (None: the camera is used as is)."""
+    mode = inputs.settings.fit_camera
+    if mode == m.FIT_OFF:
+        return None
+    return fit_camera(inputs.verts, inputs.faces, inputs.mask, inputs.camera, mode, device)
 
 
 def _notify(progress: ProgressCallback | None, total: int, mesh: OptimizedMesh) -> OnIteration | None:

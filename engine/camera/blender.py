@@ -218,6 +218,19 @@ def camera_to_pixels(camera: BlenderCamera, cam: torch.Tensor, focal_scale: torc
     return torch.stack((cx + fx * focal_scale * x, cy - fy * focal_scale * y, depth), dim=-1)
 
 
+def render_size(image_wh: tuple[int, int], longest: float) -> tuple[int, int]:
+    """(H, W) of a render with the image's aspect and `longest` pixels on its longest side (>= 8 each)."""
+    w, h = image_wh
+    scale = longest / max(w, h)
+    return max(8, round(h * scale)), max(8, round(w * scale))
+
+
+def rescale_pixels(pix: torch.Tensor, image_wh: tuple[int, int], hw: tuple[int, int]) -> torch.Tensor:
+    """(..., 3) pixel u, v, depth at the image's resolution -> at a render of (H, W)."""
+    w, h = image_wh
+    return pix * torch.tensor([hw[1] / w, hw[0] / h, 1.0], dtype=pix.dtype, device=pix.device)
+
+
 def with_pose(camera: BlenderCamera, rotation: np.ndarray, centre: np.ndarray, focal_scale: float = 1.0) -> BlenderCamera:
     """A copy of `camera` with a new pose (rotation: (3, 3) world-to-camera; centre: (3,) world
     position) and its focal length (perspective) or magnification (orthographic) scaled."""

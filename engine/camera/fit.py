@@ -38,7 +38,7 @@ from ..inputs import check_view
 from ..losses import soft_iou
 from ..proxy import decimate
 from ..render import SilhouetteRenderer, hard_silhouette
-from .blender import BlenderCamera, look_from, project
+from .blender import BlenderCamera, look_from, project, render_size, rescale_pixels
 from .moments import Moments, apply_similarity
 from .pose import CameraCorrection, rotation_between_deg
 
@@ -159,23 +159,18 @@ def silhouette_iou(camera: BlenderCamera, points: torch.Tensor, faces: torch.Ten
     """IoU of the mesh's hard silhouette and the (1, 1, H, W) target, at EVAL_SIZE."""
     hw = _size(camera, EVAL_SIZE)
     pix = _scaled(project(camera, points), camera, hw)
-    sil = hard_silhouette(pix[None], faces, hw)[0]
     ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
-    union = (sil | ref).sum()
-    return float((sil & ref).sum() / union) if union else 0.0
+    return float(_iou(hard_silhouette(pix[None], faces, hw), ref)[0])
 
 
 def _size(camera: BlenderCamera, longest: int) -> tuple[int, int]:
     """(H, W) with the camera's aspect and `longest` pixels on the longest side (never above it)."""
-    w, h = camera.image_size_wh
-    scale = min(longest, max(w, h)) / max(w, h)
-    return max(8, round(h * scale)), max(8, round(w * scale))
+    return render_size(camera.image_size_wh, min(longest, max(camera.image_size_wh)))
 
 
 def _scaled(pix: torch.Tensor, camera: BlenderCamera, hw: tuple[int, int]) -> torch.Tensor:
     """(..., 3) pixels at the camera's resolution -> at (H, W)."""
-    w, h = camera.image_size_wh
-    return pix * torch.tensor([hw[1] / w, hw[0] / h, 1.0], dtype=pix.dtype, device=pix.device)
+    return rescale_pixels(pix, camera.image_size_wh, hw)
 
 
 def _search(points, faces, target, camera: BlenderCamera, centre: np.ndarray, size: float):
@@ -186,14 +181,14 @@ def _search(points, faces, target, camera: BlenderCamera, centre: np.ndarray, si
     distance = float(np.linalg.norm(camera.location - centre))
     up = np.asarray(camera.matrix_world, dtype=np.float64)[:3, 1]
     candidates = [look_from(camera, centre, d, distance, up) for d in _sphere(SEARCH_DIRECTIONS)]
+    goal = Moments.of(ref[None].float())
     best: list[tuple[float, int, torch.Tensor]] = []  # (IoU, candidate, moved 2D points)
     for chunk in range(0, len(candidates), 32):
         cams = candidates[chunk : chunk + 32]
         pix = torch.stack([_scaled(project(c, points), c, hw) for c in cams])
-        sil = hard_silhouette(pix, faces, hw)
-        source, goal = Moments.of(sil.float()), Moments.of(ref[None].float())
+        source = Moments.of(hard_silhouette(pix, faces, hw).float())
         for turn in (torch.zeros(len(cams), dtype=torch.float64), goal.angle - source.angle, goal.angle - source.angle + math.pi):
-            moved, iou = _similar(pix, faces, sil, ref, turn)
+            moved, iou = _similar(pix, faces, source, goal, ref, turn)
             best += [(float(iou[i]), chunk + i, moved[i]) for i in range(len(cams))]
     best.sort(key=lambda b: -b[0])
     starts: list[CameraCorrection] = []
@@ -208,10 +203,10 @@ def _search(points, faces, target, camera: BlenderCamera, centre: np.ndarray, si
     return starts, 3 * len(candidates)
 
 
-def _similar(pix: torch.Tensor, faces: torch.Tensor, sil: torch.Tensor, ref: torch.Tensor, turn: torch.Tensor):
-    """Move each view's silhouette onto the reference's area and centroid, turned by `turn` (N,);
-    returns the moved (N, V, 3) pixels and their (N,) IoUs with the reference."""
-    source, goal = Moments.of(sil.float()), Moments.of(ref[None].float())
+def _similar(pix: torch.Tensor, faces: torch.Tensor, source: Moments, goal: Moments, ref: torch.Tensor, turn: torch.Tensor):
+    """Move each view's silhouette (moments `source`, N views) onto the reference's area and
+    centroid (moments `goal`, one view), turned by `turn` (N,); returns the moved (N, V, 3) pixels
+    and their (N,) IoUs with the reference `ref` (H, W) bool."""
     goal = Moments(goal.area.expand(len(pix)), goal.centroid.expand(len(pix), 2), goal.angle, goal.elongation)
     scale = torch.sqrt(goal.area / source.area.clamp(min=1.0))
     moved = torch.cat((apply_similarity(pix[..., :2], source, goal, scale, turn), pix[..., 2:]), -1)
