@@ -44,7 +44,7 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    from .camera.fit import unknown_camera
+    from .camera.fit import search_start
     from .inputs import RefineInputs
     from .io import load_camera, load_image, load_mesh, save_mesh
     from .refine import refine_inputs
@@ -57,7 +57,10 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise InputError("--camera is required unless --fit-camera search")
     verts, faces = load_mesh(args.mesh)
     rgb, mask = load_image(args.image, args.mask)
-    camera = load_camera(args.camera) if args.camera else unknown_camera(verts, (mask.shape[1], mask.shape[0]))
+    camera = load_camera(args.camera) if args.camera else None
+    if args.fit_camera == FIT_SEARCH:
+        camera = search_start(camera, verts, (mask.shape[1], mask.shape[0]))
+    assert camera is not None
     inputs = RefineInputs.checked(verts, faces, mask, camera, settings, rgb if settings.uses_image else None)
 
     interrupted = False

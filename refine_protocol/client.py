@@ -65,7 +65,7 @@ class EngineClient:
         job: str,
         vertices: Any,
         faces: Any,
-        camera: dict[str, Any],
+        camera: dict[str, Any] | None,
         *,
         image: bytes | None = None,
         mask: Any = None,
@@ -74,7 +74,8 @@ class EngineClient:
         progress_vertices: bool = True,
     ) -> None:
         """Queue a refinement. vertices (V, 3) world units, faces (F, 3); image: an encoded image
-        file (PNG with alpha, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top."""
+        file (PNG with alpha, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
+        camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search"."""
         blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
         if image is not None:
             blobs.append(Blob.from_array("image", image, "u8"))
@@ -86,11 +87,12 @@ class EngineClient:
         header = {
             "type": m.REFINE,
             "job": job,
-            "camera": camera,
             "settings": settings or {},
             "progress_hz": progress_hz,
             "progress_vertices": progress_vertices,
         }
+        if camera is not None:
+            header["camera"] = camera
         self.send(header, blobs)
 
     def cancel(self, job: str) -> None:

@@ -4,13 +4,14 @@ silhouette, seen from a wrong camera. Real renderer, real optimizer."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from engine.camera import BlenderCamera, project
-from engine.camera.fit import fit_camera, unknown_camera
+from engine.camera.fit import fit_camera, search_start, unknown_camera
 from engine.camera.moments import Moments
 from engine.camera.pose import CameraCorrection, rotation_between_deg
 from engine.errors import InputError
@@ -122,6 +123,16 @@ def test_cli_finds_the_camera_without_one(tmp_path, example):
     start = unknown_camera(example["gt_verts"], (example["mask"].shape[1], example["mask"].shape[0]))
     assert section["rotation_deg"] == pytest.approx(rotation_between_deg(start, fitted), abs=1e-6)
     assert _camera_iou(example, fitted) > 0.9
+
+
+def test_a_search_takes_the_photos_size_and_keeps_the_given_camera_as_a_hint(example):
+    cam, verts = example["camera"], example["gt_verts"]
+    w, h = cam.image_size_wh
+    start = search_start(replace(cam, resolution_x=2 * w, resolution_y=3 * h, resolution_percentage=50), verts, (w, h))
+    assert start.image_size_wh == (w, h)
+    assert (start.matrix_world, start.lens, start.sensor_width) == (cam.matrix_world, cam.lens, cam.sensor_width)
+    assert search_start(cam, verts, (w, h)) is cam
+    assert search_start(None, verts, (w, h)) == unknown_camera(verts, (w, h))
 
 
 def test_cli_needs_a_camera_unless_searching(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.camera import look_at
+from engine.camera import BlenderCamera, look_at
 from engine.io import load_mesh
 from engine.preview import silhouette
 from refine_protocol import MAGIC, PROTOCOL_VERSION, Blob, encode_frame, read_frame
@@ -198,6 +198,7 @@ def _bad_requests(small):
             "pixels",
         ),
         "unknown setting": (dict(vertices=v, faces=f, camera=cam, mask=mask, settings={"lr": 1.0}), "bad_request", "lr"),
+        "no camera": (dict(vertices=v, faces=f, camera=None, mask=mask), "bad_request", "needs a 'camera' unless"),
         "iterations": (
             dict(vertices=v, faces=f, camera=cam, mask=mask, settings={"iterations": 10**6}),
             "limit_exceeded",
@@ -205,6 +206,19 @@ def _bad_requests(small):
         ),
         "bool seed": (dict(vertices=v, faces=f, camera=cam, mask=mask, settings={"seed": True}), "bad_request", "seed"),
     }
+
+
+def test_a_search_needs_no_camera_and_the_result_carries_the_one_it_found(engine, small):
+    settings = {"preset": "fast", "iterations": 2, "fit_camera": "search"}
+    with engine.client() as client:
+        frames = run_job(client, "find", {**small, "camera": None}, settings=settings)
+    result = frames[-1]
+    assert result.type == "result", result.header
+    section = result.header["report"]["camera"]
+    assert section["mode"] == "search" and section["accepted"] and section["iou_after"] > 0.8
+    found = BlenderCamera.from_dict(result.header["camera"])
+    assert found.image_size_wh == (96, 96)  # the photo's size
+    assert found == BlenderCamera.from_dict(section["fitted"])
 
 
 def test_bad_requests_get_an_error_and_the_connection_lives_on(engine, small):

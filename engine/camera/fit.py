@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,17 @@ def unknown_camera(verts: np.ndarray, image_wh: tuple[int, int]) -> BlenderCamer
     fx, fy, _, _ = base.intrinsics()
     half_fov = math.atan(0.85 * min(image_wh[0] / fx, image_wh[1] / fy) / 2)
     return look_from(base, (lo + hi) / 2, np.array([0.0, -1.0, 0.0]), radius / math.sin(half_fov), np.array([0.0, 0.0, 1.0]))
+
+
+def search_start(camera: BlenderCamera | None, verts: np.ndarray, image_wh: tuple[int, int]) -> BlenderCamera:
+    """The camera a search starts from. None: `unknown_camera`. A given camera is only a hint
+    (its pose breaks ties between look-alike views, its lens and sensor are kept); its resolution
+    becomes the photo's, as a search finds the framing anyway."""
+    if camera is None:
+        return unknown_camera(verts, image_wh)
+    if camera.image_size_wh == tuple(image_wh):
+        return camera
+    return replace(camera, resolution_x=int(image_wh[0]), resolution_y=int(image_wh[1]), resolution_percentage=100)
 
 
 def silhouette_iou(camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor) -> float:

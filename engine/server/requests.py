@@ -14,6 +14,7 @@ from refine_protocol import Frame
 from refine_protocol.messages import JOB_ID
 
 from ..camera import BlenderCamera
+from ..camera.fit import search_start
 from ..errors import InputError, LimitError
 from ..inputs import RefineInputs, check_mesh, check_silhouette, check_view
 from ..io.image_io import load_image, load_silhouette
@@ -114,11 +115,12 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         raise RequestError(m.BAD_REQUEST, "'progress_vertices' must be true or false")
     try:
         settings = _settings(h.get("settings", {}), limits)
-        camera = BlenderCamera.from_dict(h.get("camera"))  # type: ignore[arg-type]
         verts, faces = _mesh(frame, limits)
-        image, mask = _image(frame, camera, limits)
+        checked_verts = check_mesh(verts, faces)[0]
+        image, mask = _image(frame, limits)
+        camera = _camera(h.get("camera"), settings, verts, mask, limits)
         check_silhouette(mask, camera)
-        check_view(check_mesh(verts, faces)[0], camera)
+        check_view(checked_verts, camera)
     except LimitError as exc:
         raise RequestError(m.LIMIT_EXCEEDED, str(exc)) from None
     except InputError as exc:
@@ -169,11 +171,23 @@ def _mesh(frame: Frame, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
 _DECODING = threading.BoundedSemaphore(2)
 
 
-def _image(frame: Frame, camera: BlenderCamera, limits: Limits) -> tuple[memoryview | None, np.ndarray]:
-    """The encoded photo (kept for the job) and the silhouette as (H, W) uint8."""
+def _camera(raw: Any, settings: Settings, verts: np.ndarray, mask: np.ndarray, limits: Limits) -> BlenderCamera:
+    """The request's camera. A search may go without one, or start from one at another
+    resolution: it then takes the photo's (fit.search_start)."""
+    if raw is None and settings.fit_camera != m.FIT_SEARCH:
+        raise RequestError(m.BAD_REQUEST, "a refine request needs a 'camera' unless settings.fit_camera is 'search'")
+    camera = None if raw is None else BlenderCamera.from_dict(raw)
+    if settings.fit_camera == m.FIT_SEARCH:
+        camera = search_start(camera, verts, (mask.shape[1], mask.shape[0]))
+    assert camera is not None
     w, h = camera.image_size_wh
     if w * h > limits.max_image_pixels:
         raise RequestError(m.LIMIT_EXCEEDED, f"camera: {w}x{h} pixels exceeds the limit of {limits.max_image_pixels}")
+    return camera
+
+
+def _image(frame: Frame, limits: Limits) -> tuple[memoryview | None, np.ndarray]:
+    """The encoded photo (kept for the job) and the silhouette as (H, W) uint8."""
     encoded = frame.blobs["image"].data if "image" in frame.blobs else None
     _blob(frame, "image", ("u8",), 1)  # dtype and shape check
     raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
