@@ -47,7 +47,6 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from .camera.fit import search_start
     from .inputs import RefineInputs
     from .io import load_camera, load_image, load_mesh, save_mesh
-    from .refine import refine_inputs
 
     settings = preset(args.preset).with_overrides(
         iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed, fit_camera=args.fit_camera
@@ -63,26 +62,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     assert camera is not None
     inputs = RefineInputs.checked(verts, faces, mask, camera, settings, rgb if settings.uses_image else None)
 
-    interrupted = False
-
-    def on_sigint(signum, frame) -> None:  # stop at the end of the current iteration
-        nonlocal interrupted
-        interrupted = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = tqdm(total=settings.iterations, desc="refine", unit="it", disable=args.quiet, file=sys.stderr)
-
-    def progress(p) -> bool:
-        bar.n = p.iteration
-        bar.set_postfix(loss=f"{p.losses['total']:.4f}", iou=f"{p.losses['iou']:.3f}", refresh=False)
-        bar.update(0)
-        return interrupted
-
-    try:
-        result = refine_inputs(inputs, progress)
-    finally:
-        bar.close()
-        signal.signal(signal.SIGINT, previous)
+    result = _run_with_progress(inputs, args.quiet)
     if result.cancelled:
         print("cancelled: nothing written", file=sys.stderr)
         return 130
@@ -99,6 +79,38 @@ def cmd_refine(args: argparse.Namespace) -> int:
         before_after(args.preview, verts, result.vertices, faces, mask, camera)
     _print_summary(args.out, result.report)
     return 0
+
+
+def _run_with_progress(inputs, quiet: bool):
+    """refine_inputs() with a progress bar (the camera fit, then the iterations); Ctrl-C stops at
+    the end of the current step."""
+    from .refine import refine_inputs
+
+    interrupted = False
+
+    def on_sigint(signum, frame) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    bar = tqdm(total=inputs.settings.iterations, desc="refine", unit="it", disable=quiet, file=sys.stderr)
+
+    def progress(p) -> bool:
+        if p.camera is not None:  # the camera fit, before the shape moves
+            bar.set_description(f"camera fit {p.camera_fit:.0%}", refresh=False)
+            bar.set_postfix(iou=f"{p.losses['iou']:.3f}", refresh=False)
+        else:
+            bar.set_description("refine", refresh=False)
+            bar.set_postfix(loss=f"{p.losses['total']:.4f}", iou=f"{p.losses['iou']:.3f}", refresh=False)
+        bar.n = p.iteration
+        bar.update(0)
+        return interrupted
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return refine_inputs(inputs, progress)
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_summary(out: Path, r: Report) -> None:

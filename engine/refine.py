@@ -7,6 +7,7 @@ and the report (report.py). Everything runs in the normalized frame; results map
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ import torch
 import refine_protocol.messages as m
 
 from .camera import BlenderCamera
-from .camera.fit import CameraFit, fit_camera
+from .camera.fit import CameraFit, FitCancelled, fit_camera
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
@@ -33,15 +34,18 @@ from .symmetry.choose import choose_plane
 
 @dataclass
 class Progress:
-    """Handed to the progress callback after every iteration."""
+    """Handed to the progress callback after every iteration, and after every step of a camera
+    fit (before the shape moves: `iteration` 0, `camera` set)."""
 
-    iteration: int  # 1-based, over all stages
+    iteration: int  # 1-based, over all stages; 0 while the camera is fitted
     total: int
     stage: int
     image_hw: tuple[int, int]
     losses: dict[str, float]
-    _verts: torch.Tensor = field(repr=False)
-    _to_world: Callable[[torch.Tensor], np.ndarray] = field(repr=False)
+    _verts: Any = field(repr=False)
+    _to_world: Callable[[Any], np.ndarray] = field(repr=False)
+    camera: BlenderCamera | None = None  # while the camera is fitted: the best one so far
+    camera_fit: float = 1.0  # the share of the camera fit done (0..1)
 
     def vertices(self) -> np.ndarray:
         """Current vertices (V, 3) float64 in world units (computed on demand)."""
@@ -98,12 +102,16 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     t_plane = time.perf_counter() - t0
     mesh = OptimizedMesh.build(verts_n, inputs.faces, frame, s.proxy_faces, device)
     t_proxy = time.perf_counter() - t0 - t_plane
+    stages = plan_stages(inputs.camera.image_size_wh, s)  # a camera fit keeps the resolution
     with deterministic_algorithms():
-        fit = _camera_fit(inputs, device)
-        inputs = inputs if fit is None else replace(inputs, camera=fit.camera)
-        stages = plan_stages(inputs.camera.image_size_wh, s)
-        problem = build_problem(inputs, mesh, plane, stages[-1].size)
-        outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
+        try:
+            fit = _camera_fit(inputs, device, progress)
+        except FitCancelled:  # the shape never moved
+            fit, outcome = None, Outcome(mesh.rest, math.inf, 0, 0, cancelled=True)
+        else:
+            inputs = inputs if fit is None else replace(inputs, camera=fit.camera)
+            problem = build_problem(inputs, mesh, plane, stages[-1].size)
+            outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
     t_fit = 0.0 if fit is None else fit.seconds
     seconds = {
@@ -120,12 +128,20 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     return Result(vertices, report, inputs.camera, outcome.cancelled)
 
 
-def _camera_fit(inputs: RefineInputs, device: torch.device) -> CameraFit | None:
-    """The camera fit the settings ask for, before the shape moves (None: the camera is used as is)."""
+def _camera_fit(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> CameraFit | None:
+    """The camera fit the settings ask for, before the shape moves (None: the camera is used as
+    is). Raises FitCancelled when the progress callback asks to stop."""
     mode = inputs.settings.fit_camera
     if mode == m.FIT_OFF:
         return None
-    return fit_camera(inputs.verts, inputs.faces, inputs.mask, inputs.camera, mode, device)
+
+    def on_step(share: float, camera: BlenderCamera, iou: float) -> bool:
+        assert progress is not None
+        verts = inputs.verts
+        p = Progress(0, inputs.settings.iterations, 0, camera.image_size_wh[::-1], {"iou": iou}, verts, np.asarray, camera, share)
+        return bool(progress(p))
+
+    return fit_camera(inputs.verts, inputs.faces, inputs.mask, inputs.camera, mode, device, on_step if progress else None)
 
 
 def _notify(progress: ProgressCallback | None, total: int, mesh: OptimizedMesh) -> OnIteration | None:

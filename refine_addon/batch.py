@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=list(m.PRESETS))
     p.add_argument("--iterations", type=int)
     p.add_argument("--symmetry", choices=list(m.SYMMETRY))
+    p.add_argument(
+        "--fit-camera",
+        choices=list(m.FIT_CAMERA),
+        help="correct a close camera (refine) or find an unknown one (search; no camera needed): a new camera object per row",
+    )
     p.add_argument("--save", nargs="?", const="", help="save the .blend afterwards (to this path, or over the open file)")
     p.add_argument("--engine-python", help="start the engine with this interpreter (default: the add-on preferences)")
     p.add_argument("--engine-root", help="folder with the engine package (default: the add-on preferences)")
@@ -73,11 +78,11 @@ def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, c
         if row["camera"] and (camera is None or camera.type != "CAMERA"):
             raise InputProblem(f"no camera named {row['camera']!r}")
         inputs = replace(base, camera=camera, image_path=row["image"] or base.image_path)
-        report = run_blocking(context, obj, config, inputs, print_progress(row["object"]))
+        session = run_blocking(context, obj, config, inputs, print_progress(row["object"]))
     except (InputProblem, RefineFailed) as exc:
         print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
         return False
-    print(f"refine {row['object']}: done, {report['iterations_run']} iterations in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"refine {row['object']}: done in {time.perf_counter() - t0:.1f} s: {session.summary()}", flush=True)
     return True
 
 
@@ -114,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         preset=args.preset or panel.preset,
         symmetry=args.symmetry or panel.symmetry,
         iterations=panel.iterations if args.iterations is None else args.iterations,
+        fit_camera=args.fit_camera or panel.fit_camera,
     )
     failures = sum(not _refine_row(context, row, base, config) for row in rows)
     if args.save is not None:

@@ -30,7 +30,7 @@ class Event:
 class JobInput:
     vertices: Any  # (V, 3) float32 world units
     faces: Any  # (F, 3) int32
-    camera: dict[str, Any]
+    camera: dict[str, Any] | None  # None: a search from the photo's size (fit_camera 'search')
     image: bytes | None = None
     mask: Any = None  # (H, W) float32, row 0 at the top
     settings: dict[str, Any] = field(default_factory=dict)

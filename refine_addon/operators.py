@@ -7,12 +7,13 @@ from typing import Literal
 
 import bpy
 
+from .camera_object import make_scene_camera
 from .engine_link import LINK, EngineUnavailable
 from .preferences import engine_config
 from .properties import scene_settings
 from .refine_protocol.client import EngineError
 from .scene_io import InputProblem
-from .session import FAILED, KEPT, Inputs, RefineFailed, Session, kept_summary, run_blocking
+from .session import FAILED, KEPT, Inputs, RefineFailed, Session, run_blocking
 
 OperatorResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
 _running: dict[str, Session] = {}  # scene name -> session (a Cancel button press cancels it)
@@ -46,12 +47,13 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
         """Blocking: for scripts and `blender --background`."""
         props = scene_settings(context.scene)
         try:
-            report = run_blocking(context, context.active_object, engine_config(context), Inputs.from_panel(context.scene))
+            session = run_blocking(context, context.active_object, engine_config(context), Inputs.from_panel(context.scene))
         except (InputProblem, RefineFailed) as exc:
             props.status = f"Refinement failed: {exc}"
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        props.status = kept_summary(report)
+        props.status = session.summary()
+        _offer_camera(context, session)
         self.report({"INFO"}, props.status)
         return {"FINISHED"}
 
@@ -99,10 +101,43 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
         context.window_manager.progress_end()
         scene_settings(context.scene).running = False
         if session.outcome == KEPT:
+            _offer_camera(context, session)
             self.report({"INFO"}, session.summary())
             return {"FINISHED"}
         self.report({"ERROR"} if session.outcome == FAILED else {"WARNING"}, session.summary())
         return {"CANCELLED"}
+
+
+def _offer_camera(context: bpy.types.Context, session: Session) -> None:
+    """The panel offers a fitted camera (Use Fitted Camera) until another refinement replaces it."""
+    props = scene_settings(context.scene)
+    props.fitted_camera = bpy.data.objects.get(session.camera) if session.camera else None
+
+
+class REFINE_OT_use_fitted_camera(bpy.types.Operator):
+    """Make the camera REFINE fitted the scene camera, at the photo's resolution, and look through it"""
+
+    bl_idname = "refine.use_fitted_camera"
+    bl_label = "Use Fitted Camera"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if scene_settings(context.scene).fitted_camera is None:
+            cls.poll_message_set("No fitted camera: refine with the camera set to Refine or Find")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> OperatorResult:
+        scene = context.scene
+        assert scene is not None
+        camera = scene_settings(scene).fitted_camera
+        make_scene_camera(scene, camera)
+        space = context.space_data
+        if isinstance(space, bpy.types.SpaceView3D) and space.region_3d is not None:
+            space.region_3d.view_perspective = "CAMERA"
+        self.report({"INFO"}, f"Scene camera: '{camera.name}'")
+        return {"FINISHED"}
 
 
 class REFINE_OT_cancel(bpy.types.Operator):
@@ -144,7 +179,13 @@ class REFINE_OT_stop_engine(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (REFINE_OT_refine_mesh, REFINE_OT_cancel, REFINE_OT_test_connection, REFINE_OT_stop_engine)
+classes = (
+    REFINE_OT_refine_mesh,
+    REFINE_OT_cancel,
+    REFINE_OT_use_fitted_camera,
+    REFINE_OT_test_connection,
+    REFINE_OT_stop_engine,
+)
 
 
 def register() -> None:

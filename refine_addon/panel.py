@@ -20,6 +20,7 @@ class VIEW3D_PT_refine(bpy.types.Panel):
         col.prop(props, "image")
         col.prop(props, "image_path")
         col.prop(props, "camera")
+        col.prop(props, "fit_camera")
         col.prop(props, "symmetry")
         col.prop(props, "preset")
         col.prop(props, "iterations")
@@ -28,6 +29,8 @@ class VIEW3D_PT_refine(bpy.types.Panel):
             layout.operator("refine.cancel", icon="CANCEL")
         else:
             layout.operator("refine.refine_mesh", icon="MOD_SHRINKWRAP")
+            if props.fitted_camera is not None and props.fitted_camera != context.scene.camera:
+                layout.operator("refine.use_fitted_camera", icon="VIEW_CAMERA")
             if props.status:
                 layout.label(text=props.status)
 

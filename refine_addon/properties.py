@@ -9,6 +9,7 @@ from .refine_protocol import messages as m
 # Menus from the shared vocabulary; Blender's enum identifiers are upper case by convention.
 PRESETS = [(name, label, text) for name, (label, text) in m.PRESETS.items()]
 SYMMETRY = [(name.upper(), label, text) for name, (label, text) in m.SYMMETRY.items()]
+FIT_CAMERA = [(name.upper(), label, text) for name, (label, text) in m.FIT_CAMERA.items()]
 
 
 def _is_camera(self, obj: bpy.types.Object) -> bool:
@@ -29,6 +30,12 @@ class RefineSettings(bpy.types.PropertyGroup):
         poll=_is_camera,
         name="Camera",
         description="The camera the photo was taken from (default: the scene camera)",
+    )
+    fit_camera: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        items=FIT_CAMERA, name="Fit Camera", default=m.FIT_OFF.upper(), description="How far to trust the camera"
+    )
+    fitted_camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Object, poll=_is_camera, name="Fitted Camera", description="The camera the last refinement fitted"
     )
     symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default=m.SYMMETRY_AUTO.upper())  # type: ignore[valid-type]
     preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default=m.PRESET_DEFAULT)  # type: ignore[valid-type]

@@ -20,6 +20,7 @@ from typing import Any
 import bpy
 
 from . import scene_io
+from .camera_object import CameraPlan, FittedCamera, make_scene_camera
 from .engine_link import LINK, EngineConfig, EngineLink
 from .job import Event, JobInput, RefineJob
 from .properties import scene_settings
@@ -40,22 +41,28 @@ class Inputs:
     preset: str = m.PRESET_DEFAULT
     symmetry: str = m.SYMMETRY_AUTO  # a key of messages.SYMMETRY
     iterations: int = 0  # 0: the preset's own count
+    fit_camera: str = m.FIT_OFF  # a key of messages.FIT_CAMERA
 
     @classmethod
     def from_panel(cls, scene: bpy.types.Scene | None) -> Inputs:
         p = scene_settings(scene)
-        return cls(p.image, p.image_path, p.camera, p.preset, p.symmetry.lower(), p.iterations)
+        return cls(p.image, p.image_path, p.camera, p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower())
 
     def settings(self) -> dict[str, Any]:
         """The request's settings object (docs/protocol.md)."""
         out: dict[str, Any] = {"preset": self.preset, "symmetry": self.symmetry}
         if self.iterations > 0:
             out["iterations"] = self.iterations
+        if self.fit_camera != m.FIT_OFF:
+            out["fit_camera"] = self.fit_camera
         return out
 
 
-def read_job(context: bpy.types.Context, obj: bpy.types.Object | None, inputs: Inputs) -> tuple[JobInput, list[str]]:
-    """Check the scene and gather the engine's inputs (nothing is changed). Raises InputProblem."""
+def read_job(
+    context: bpy.types.Context, obj: bpy.types.Object | None, inputs: Inputs
+) -> tuple[JobInput, CameraPlan | None, list[str]]:
+    """Check the scene and gather the engine's inputs, and where a fitted camera will go (None:
+    no fit). Nothing is changed. Raises InputProblem."""
     scene = context.scene
     assert scene is not None
     if obj is None or obj.type != "MESH":
@@ -65,7 +72,8 @@ def read_job(context: bpy.types.Context, obj: bpy.types.Object | None, inputs: I
     if len(obj.data.vertices) < 3 or len(obj.data.polygons) < 1:
         raise InputProblem(f"'{obj.name}' has no faces to refine")
     camera = inputs.camera or scene.camera
-    cam_fields = scene_io.camera_fields(camera, scene)
+    searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
+    cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
     image = inputs.image or scene_io.camera_background_image(camera)
     encoded, mask = scene_io.reference_image(image, inputs.image_path)
     verts, faces = scene_io.mesh_world(obj)
@@ -74,13 +82,26 @@ def read_job(context: bpy.types.Context, obj: bpy.types.Object | None, inputs: I
         evaluated = obj.evaluated_get(context.evaluated_depsgraph_get())
         if len(evaluated.data.vertices) != len(obj.data.vertices):
             warnings.append("a modifier changes the topology: the base mesh is refined, modifiers apply on top")
-    return JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings()), warnings
+    job = JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings())
+    fitted = (
+        None
+        if inputs.fit_camera == m.FIT_OFF
+        else CameraPlan(obj.name, camera.name if camera else None, image.name if image else None, inputs.image_path)
+    )
+    return job, fitted, warnings
 
 
-def kept_summary(report: dict[str, Any]) -> str:
-    """The line a kept refinement ends with, with the engine's self-check warnings."""
-    warnings = report.get("self_check", {}).get("warnings", [])
-    return f"Refined: {report.get('iterations_run', '?')} iterations" + "".join(f"; warning: {w}" for w in warnings)
+def _camera_verdict(report: dict[str, Any], camera: str | None) -> str:
+    """The camera fit's part of the summary (`camera`: the camera object made for the fit)."""
+    fit = report.get("camera")
+    if not fit:
+        return ""
+    change = f"silhouette IoU {fit['iou_before']:.2f} -> {fit['iou_after']:.2f}, turned {fit['rotation_deg']:.0f} deg"
+    if fit["accepted"]:
+        return f"; camera {'found' if fit['mode'] == m.FIT_SEARCH else 'corrected'} ({change}): '{camera}'"
+    if camera is not None:  # a search without a camera, where nothing beat the front view
+        return f"; camera: no view matched better than the front view (silhouette IoU {fit['iou_before']:.2f}): '{camera}'"
+    return f"; camera fit rejected, your camera was used (no better: {change})"
 
 
 class Session:
@@ -89,10 +110,17 @@ class Session:
     (KEPT), `reason` says why it failed (FAILED), `summary()` is the line to show the user."""
 
     def __init__(
-        self, object_name: str, job_input: JobInput, warnings: list[str], on_event: Callable[[Event], None] | None
+        self,
+        object_name: str,
+        job_input: JobInput,
+        camera_plan: CameraPlan | None,
+        warnings: list[str],
+        on_event: Callable[[Event], None] | None,
     ) -> None:
         self.object_name = object_name
         self.job_input = job_input
+        self._fitted = None if camera_plan is None else FittedCamera(camera_plan)
+        self.camera: str | None = None  # the camera object kept for a fitted camera
         self.warnings = warnings
         self.on_event = on_event
         self.progress, self.status = 0.0, "Connecting to the engine..."
@@ -111,9 +139,9 @@ class Session:
         on_event: Callable[[Event], None] | None = None,
     ) -> Session:
         """Read what the refinement needs (nothing changes yet). Raises InputProblem."""
-        job_input, warnings = read_job(context, obj, inputs)
+        job_input, camera_plan, warnings = read_job(context, obj, inputs)
         assert obj is not None
-        return cls(obj.name, job_input, warnings, on_event)
+        return cls(obj.name, job_input, camera_plan, warnings, on_event)
 
     def start(self, link: EngineLink, config: EngineConfig) -> Session:
         """Add the shape keys and send the job."""
@@ -152,8 +180,9 @@ class Session:
             self._end(CANCELLED)
 
     def summary(self) -> str:
-        if self.outcome == KEPT:
-            return kept_summary(self.report)
+        if self.outcome == KEPT:  # with the camera fit's verdict and the engine's self-check warnings
+            warnings = "".join(f"; warning: {w}" for w in self.report.get("self_check", {}).get("warnings", []))
+            return f"Refined: {self.report.get('iterations_run', '?')} iterations{_camera_verdict(self.report, self.camera)}{warnings}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
@@ -162,7 +191,12 @@ class Session:
 
     def _apply(self, event: Event, latest: Any) -> Any:
         h = event.header
-        if event.kind == m.PROGRESS:
+        if event.kind == m.PROGRESS and "camera" in h:  # the camera fit, before the shape moves
+            self.progress = h["camera_fit"]
+            self.status = f"Fitting the camera: {h['camera_fit']:.0%}  IoU {h['losses'].get('iou') or 0:.3f}"
+            if self._fitted is not None:
+                self._fitted.show(h["camera"], self._scene())
+        elif event.kind == m.PROGRESS:
             self.progress = h["iteration"] / max(h["total"], 1)
             losses = h.get("losses", {})
             self.status = f"{h['iteration']}/{h['total']}  loss {losses.get('total') or 0:.4f}  IoU {losses.get('iou') or 0:.3f}"
@@ -174,26 +208,50 @@ class Session:
             self.status = "Refining..."
         elif event.kind == m.RESULT:
             self.report = h.get("report", {})
-            self._end(KEPT, vertices=event.vertices)
+            self._end(KEPT, vertices=event.vertices, camera=h.get("camera"))
         elif event.kind == m.CANCELLED:
             self._end(CANCELLED)
         elif event.kind == m.ERROR:
             self._end(FAILED, str(h.get("message", "the engine reported an error")))
         return latest
 
-    def _end(self, outcome: str, reason: str = "", vertices: Any = None) -> None:
+    def _end(self, outcome: str, reason: str = "", vertices: Any = None, camera: dict[str, Any] | None = None) -> None:
         assert self._job is not None and self._keys is not None
         if outcome == KEPT:
             try:
                 self._keys.keep(vertices)
+                self._keep_camera(camera)
             except InputProblem as exc:
                 outcome, reason = FAILED, str(exc)
         if outcome != KEPT:
             self._job.cancel()
             self._keys.rollback()
+            if self._fitted is not None:
+                self._fitted.remove()
         self.outcome, self.reason = outcome, reason
         self.progress = 1.0 if outcome == KEPT else self.progress
         self.status = self.summary()
+
+    def _keep_camera(self, fields: dict[str, Any] | None) -> None:
+        """Keep a camera object for an accepted fit, or for the one a search started from when
+        the scene had no camera to fall back on; else remove it. The user's camera is never changed."""
+        fitted, fit = self._fitted, self.report.get("camera")
+        if fitted is None:
+            return
+        if fields is None or not fit or not (fit["accepted"] or fitted.plan.user_camera is None):
+            fitted.remove()
+            return
+        scene = self._scene()
+        obj = fitted.show(fields, scene)
+        if scene.camera is None:  # nothing to replace: render through it right away
+            make_scene_camera(scene, obj)
+        self.camera = obj.name
+
+    @staticmethod
+    def _scene() -> bpy.types.Scene:
+        scene = bpy.context.scene
+        assert scene is not None
+        return scene
 
 
 class RefineFailed(RuntimeError):
@@ -206,9 +264,10 @@ def run_blocking(
     config: EngineConfig,
     inputs: Inputs,
     on_event: Callable[[Event], None] | None = None,
-) -> dict[str, Any]:
+) -> Session:
     """Refine one object and wait (scripts, background mode: timers never fire while a script
-    blocks). Returns the engine's report; raises InputProblem or RefineFailed."""
+    blocks). Returns the kept session (its `report`, its `camera`); raises InputProblem or
+    RefineFailed."""
     session = Session.prepare(context, obj, inputs, on_event).start(LINK, config)
     try:
         while session.tick(wait=1.0):
@@ -218,4 +277,4 @@ def run_blocking(
         raise
     if session.outcome != KEPT:
         raise RefineFailed(session.reason or session.summary())
-    return session.report
+    return session

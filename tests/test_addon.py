@@ -85,6 +85,33 @@ def test_refinement_improves_the_rendered_silhouette_in_a_refine_shape_key(findi
     assert findings["operator"] == ["FINISHED"] and findings["operator_keys"] == ["Basis", "REFINE"]
 
 
+def test_a_fitted_camera_is_a_new_camera_that_renders_like_the_photo(findings):
+    """Refine: a hand-placed camera 8-9 degrees off. Cycles renders of the exact mesh through
+    the fitted camera match the photo better; the user's camera and the scene camera stay."""
+    c = findings["camera"]
+    assert c["refine_operator"] == ["FINISHED"] and c["refine_new_camera"] == "Head REFINE camera"
+    assert "camera corrected (silhouette IoU" in c["refine_status"], c["refine_status"]
+    assert c["user_unchanged"] == [True, True]  # untouched, and still the scene camera
+    assert c["background"] and c["background"][0].endswith("head.png")  # the photo behind it
+    assert c["use_fitted"] == ["FINISHED"]
+    assert c["iou_fitted"] > max(c["iou_user"] + 0.03, 0.93), c
+
+
+def test_the_fitted_camera_moves_live_during_the_fit_and_a_cancel_removes_it(findings):
+    c = findings["camera"]
+    poses, statuses, outcome = c["live"]
+    assert poses >= 3 and "Fitting the camera" in statuses and outcome == "cancelled", c["live"]
+    assert c["live_cancel_clean"]
+
+
+def test_find_works_without_any_camera_and_renders_at_the_photos_size(findings):
+    c = findings["camera"]
+    assert c["find_operator"] == ["FINISHED"] and "camera found (silhouette IoU" in c["find_status"], c["find_status"]
+    assert c["find_scene_camera"] == "Head REFINE camera"  # the scene had none: it renders through the found one
+    assert c["find_resolution"] == [96, 80]  # the photo's, not the scene's 1920x1080
+    assert c["iou_found"] > 0.9, c
+
+
 def test_intermediate_updates_arrive_during_the_run(findings):
     assert findings["updates"] >= 3 and findings["updates_differ"]
 

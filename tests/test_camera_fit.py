@@ -17,6 +17,8 @@ from engine.camera.pose import CameraCorrection, rotation_between_deg
 from engine.errors import InputError
 from engine.metrics import iou
 from engine.preview import silhouette
+from engine.refine import refine
+from engine.settings import preset
 
 from .conftest import EXAMPLE, run_cli
 
@@ -74,6 +76,28 @@ def test_refine_corrects_a_hand_placed_camera(example):
     assert _camera_iou(ex, fit.camera) > 0.95
     assert fit.iou_after > 0.95 > fit.iou_before
     assert rotation_between_deg(fit.camera, ex["camera"]) < 2.0
+
+
+def test_the_fit_reports_progress_with_its_camera_and_can_be_cancelled(example):
+    """refine(): progress during the camera fit carries the camera so far (the mesh has not moved);
+    a cancel during the fit ends the run there, the mesh untouched."""
+    ex = example
+    given = _moved(ex["camera"], ex["gt_verts"], (6.0, -8.0, 3.0))
+    seen = []
+
+    def progress(p) -> bool:
+        seen.append(p)
+        return p.camera is not None and p.camera_fit >= 0.5
+
+    settings = preset("fast").with_overrides(iterations=5, fit_camera="refine")
+    result = refine(ex["verts"], ex["faces"], ex["mask"], given, settings, progress=progress)
+    assert result.cancelled and result.report.iterations_run == 0
+    assert np.allclose(result.vertices, ex["verts"], atol=1e-5)  # (through the float32 frame and back)
+    assert all(p.iteration == 0 and p.camera is not None for p in seen)
+    shares = [p.camera_fit for p in seen]
+    assert shares == sorted(shares) and 0 < shares[0] < 0.05 and 0.5 <= shares[-1] < 0.52
+    assert np.allclose(seen[-1].vertices(), ex["verts"], atol=1e-5)
+    assert rotation_between_deg(seen[-1].camera, ex["camera"]) < rotation_between_deg(given, ex["camera"])
 
 
 def test_search_finds_a_far_camera(example):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -56,6 +57,14 @@ LR = 0.01  # radians of orbit, object sizes of translation, log focal: per step
 # about ten degrees off; distance, lens and position stay put (see the module docstring).
 PRIOR_WEIGHT = 0.05
 PRIOR_SIGMA = (math.radians(10.0), 0.005, 0.005)  # orbit (radians), translation (object sizes), log focal
+
+
+# (share of the fit done 0..1, the best camera of the current polish stage, its soft IoU) -> True to stop
+OnFitStep = Callable[[float, BlenderCamera, float], "bool | None"]
+
+
+class FitCancelled(Exception):
+    """The fit's step callback asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,18 @@ class CameraFit:
 
 
 def fit_camera(
-    verts: np.ndarray, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera, mode: str, device: torch.device | None = None
+    verts: np.ndarray,
+    faces: np.ndarray,
+    mask: np.ndarray,
+    camera: BlenderCamera,
+    mode: str,
+    device: torch.device | None = None,
+    on_step: OnFitStep | None = None,
 ) -> CameraFit:
     """Fit `camera` to the silhouette `mask` ((H, W) in [0, 1], the camera's resolution) of the
     rigid mesh (`verts` (V, 3) world units, `faces` (F, 3)). `mode` is "refine" or "search" (see
-    the module docstring). Larger meshes are fitted through a copy decimated to FIT_FACES faces."""
+    the module docstring). Larger meshes are fitted through a copy decimated to FIT_FACES faces.
+    `on_step` is called after every gradient step; returning True raises FitCancelled."""
     t0 = time.perf_counter()
     if len(faces) > FIT_FACES:
         verts, faces = decimate(verts, faces, FIT_FACES)
@@ -109,7 +125,9 @@ def fit_camera(
         starts, scored = _search(points, faces, target, camera, centre, size)
     else:
         starts, scored = [CameraCorrection(camera, centre, size)], 1
-    cameras = [_polish(c, points, faces, target, PRIOR_WEIGHT if mode == m.FIT_REFINE else 0.0) for c in starts]
+    prior = PRIOR_WEIGHT if mode == m.FIT_REFINE else 0.0
+    steps = _StepCounter(on_step, len(starts) * sum(stage[1] for stage in POLISH))
+    cameras = [_polish(c, points, faces, target, prior, steps) for c in starts]
     ious = [silhouette_iou(c, points, faces, target) for c in cameras]
     before = silhouette_iou(camera, points, faces, target)
     best = _choose(cameras, ious, camera)
@@ -237,7 +255,7 @@ def _start_from_similarity(correction: CameraCorrection, pix: torch.Tensor, move
     camera = correction.camera
     a, b = pix[:, :2].double(), moved[:, :2].double()
     a0, b0 = a - a.mean(0), b - b.mean(0)
-    scale = float(torch.sqrt((b0**2).sum() / (a0**2).sum().clamp(min=1e-12)))
+    scale = max(float(torch.sqrt((b0**2).sum() / (a0**2).sum().clamp(min=1e-12))), 1e-3)  # > 0 for a degenerate photo
     turn = float(torch.atan2((a0[:, 0] * b0[:, 1] - a0[:, 1] * b0[:, 0]).sum(), (a0 * b0).sum()))
     centre_cam = correction.centre.numpy()
     c_pix = _scaled(project(camera, torch.tensor(correction.centre_world[None])), camera, hw)[0]
@@ -265,8 +283,27 @@ def _rotate(p: torch.Tensor, angle: float) -> torch.Tensor:
     return torch.stack((c * p[0] - s * p[1], s * p[0] + c * p[1]))
 
 
+@dataclass
+class _StepCounter:
+    """Calls the fit's step callback with the share of all polish steps done."""
+
+    on_step: OnFitStep | None
+    total: int
+    done: int = 0
+
+    def __call__(self, camera: BlenderCamera, iou: float) -> None:
+        self.done += 1
+        if self.on_step is not None and self.on_step(self.done / self.total, camera, iou):
+            raise FitCancelled
+
+
 def _polish(
-    correction: CameraCorrection, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor, prior: float
+    correction: CameraCorrection,
+    points: torch.Tensor,
+    faces: torch.Tensor,
+    target: torch.Tensor,
+    prior: float,
+    step: _StepCounter,
 ) -> BlenderCamera:
     """Gradient descent on the correction against the soft silhouette, coarse to fine; returns
     the camera with the lowest loss of the last stage."""
@@ -283,12 +320,14 @@ def _polish(
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             alpha = renderer(_scaled(correction.project(points), correction.camera, hw)[None], faces)
-            loss = 1 - soft_iou(alpha, ref) + prior * correction.prior(*PRIOR_SIGMA)
+            overlap = soft_iou(alpha, ref)
+            loss = 1 - overlap + prior * correction.prior(*PRIOR_SIGMA)
             if loss.item() < best[0]:
                 best = (loss.item(), correction.fitted())
             loss.backward()
             optimizer.step()
             decay.step()
+            step(best[1], overlap.item())
     return best[1]
 
 

@@ -375,7 +375,10 @@ class Server:
                     "image_hw": list(p.image_hw),
                     "losses": json_safe(p.losses),
                 }
-                blobs = [Blob.from_array("vertices", p.vertices(), "f32")] if req.progress_vertices else []
+                if p.camera is not None:  # fitting the camera: the mesh has not moved yet
+                    header.update(camera=p.camera.to_dict(), camera_fit=p.camera_fit)
+                moved = req.progress_vertices and p.camera is None
+                blobs = [Blob.from_array("vertices", p.vertices(), "f32")] if moved else []
                 if not conn.send(header, blobs, key=key):
                     job.cancel.set()
             return job.cancel.is_set() or conn.closed.is_set()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Matrix, Vector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from blender_scene import load_rgba, render_rgba  # noqa: E402
@@ -118,11 +119,103 @@ def drive_like_the_modal_operator(obj, interrupt=None) -> dict:
             "changes": changes, "progress": session.progress, "statuses": len(set(statuses))}  # fmt: skip
 
 
+def look_at_origin(location: tuple) -> Matrix:
+    loc = Vector(location)
+    return Matrix.Translation(loc) @ (-loc).to_track_quat("-Z", "Y").to_matrix().to_4x4()
+
+
+def render_rigid(obj, path: Path) -> np.ndarray:
+    """The object's base mesh (its REFINE key muted) through the scene camera."""
+    key = obj.data.shape_keys.key_blocks["REFINE"] if obj.data.shape_keys else None
+    if key is not None:
+        key.mute = True
+    alpha = render_alpha(path)
+    if key is not None:
+        key.mute = False
+    return alpha
+
+
+def camera_scenarios() -> dict:
+    """Refine (a hand-placed camera 8-9 degrees off) and Find (no camera at all) on a head whose
+    exact shape is known: the fitted camera is a new object with the photo behind it, the user's
+    camera is untouched, and Cycles renders the head through it like the photo."""
+    for o in list(bpy.data.objects):
+        bpy.data.objects.remove(o)
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 80, 100
+    bpy.ops.mesh.primitive_monkey_add(rotation=(0.2, 0.0, 0.5))
+    head = bpy.context.active_object
+    head.name = "Head"
+    true_cam = bpy.data.objects.new("True", bpy.data.cameras.new("True"))
+    scene.collection.objects.link(true_cam)
+    true_cam.matrix_world = look_at_origin((2.0, -6.0, 2.0))
+    scene.camera = true_cam
+    photo = WORK / "head.png"
+    photo_alpha = render_alpha(photo)
+    user = bpy.data.objects.new("Mine", bpy.data.cameras.new("Mine"))
+    scene.collection.objects.link(user)
+    user.matrix_world = Matrix.Rotation(np.radians(8), 4, "Z") @ Matrix.Rotation(np.radians(4), 4, "X") @ true_cam.matrix_world
+    bpy.data.objects.remove(true_cam)
+    scene.camera = user
+    bpy.context.view_layer.update()  # matrix_world as Blender recomposes it from location/rotation
+    mine = [list(r) for r in user.matrix_world] + [user.data.lens, user.data.shift_x, len(user.data.background_images)]
+    scene.refine.image_path, scene.refine.camera, scene.refine.preset, scene.refine.iterations = str(photo), None, "fast", 5
+    scene.refine.fit_camera = "REFINE"
+    bpy.context.view_layer.objects.active = head
+    out: dict = {"refine_operator": list(bpy.ops.refine.refine_mesh()), "refine_status": scene.refine.status}
+    fitted = scene.refine.fitted_camera
+    out["refine_new_camera"] = None if fitted is None else fitted.name
+    now = [list(r) for r in user.matrix_world] + [user.data.lens, user.data.shift_x, len(user.data.background_images)]
+    out["user_unchanged"] = [now == mine, scene.camera == user]
+    out["background"] = None if fitted is None else [bg.image.filepath for bg in fitted.data.background_images if bg.image]
+    out["iou_user"] = iou(render_rigid(head, WORK / "mine.png"), photo_alpha)
+    out["use_fitted"] = list(bpy.ops.refine.use_fitted_camera())
+    out["iou_fitted"] = iou(render_rigid(head, WORK / "fitted.png"), photo_alpha)
+
+    # Live: the new camera appears and moves while the camera is fitted; a cancel removes it.
+    head.shape_key_clear()
+    scene.refine.camera = user
+    before = (set(bpy.data.objects.keys()), len(bpy.data.cameras))
+    a = addon()
+    session = a.session.Session.prepare(bpy.context, head, a.session.Inputs.from_panel(scene))
+    session.start(a.engine_link.LINK, a.preferences.engine_config(bpy.context))
+    poses, statuses, t0 = set(), set(), time.time()
+    while session.tick(wait=0.2) and time.time() - t0 < 60:
+        new = [o for o in bpy.data.objects if o.name not in before[0]]
+        poses |= {tuple(new[0].matrix_world.translation)} if new else set()
+        statuses.add(session.status.split(":")[0])
+        if len(poses) >= 3:
+            session.cancel()
+    out["live"] = [len(poses), sorted(statuses), session.outcome]
+    out["live_cancel_clean"] = (set(bpy.data.objects.keys()), len(bpy.data.cameras)) == before
+    scene.refine.camera = None
+
+    # Find with no camera in the scene, and a render size that is not the photo's.
+    for o in [o for o in bpy.data.objects if o.type == "CAMERA"]:
+        bpy.data.objects.remove(o)
+    head.shape_key_clear()
+    scene.render.resolution_x, scene.render.resolution_y = 1920, 1080
+    scene.refine.fit_camera = "SEARCH"
+    out["find_operator"] = list(bpy.ops.refine.refine_mesh())
+    out["find_status"] = scene.refine.status
+    out["find_scene_camera"] = None if scene.camera is None else scene.camera.name
+    out["find_resolution"] = [scene.render.resolution_x, scene.render.resolution_y]
+    out["iou_found"] = iou(render_rigid(head, WORK / "found.png"), photo_alpha)
+    scene.refine.fit_camera = "OFF"
+    return out
+
+
 def main() -> None:
     # Install and enable the zip exactly like Preferences > Get Extensions > Install from Disk.
     result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
     found["installed"] = result == {"FINISHED"} and PKG in bpy.context.preferences.addons
-    operators = ("REFINE_OT_refine_mesh", "REFINE_OT_cancel", "REFINE_OT_test_connection", "REFINE_OT_stop_engine")
+    operators = (
+        "REFINE_OT_refine_mesh",
+        "REFINE_OT_cancel",
+        "REFINE_OT_use_fitted_camera",
+        "REFINE_OT_test_connection",
+        "REFINE_OT_stop_engine",
+    )
     found["operators"] = all(hasattr(bpy.types, n) for n in operators)
     found["panel"] = hasattr(bpy.types, "VIEW3D_PT_refine")
     prefs = bpy.context.preferences.addons[PKG].preferences
@@ -140,7 +233,7 @@ def main() -> None:
     real_show = a.refinement.Refinement.show
     a.refinement.Refinement.show = lambda self, w: (shown.append(w.copy()), real_show(self, w))[1]
     panel = a.session.Inputs.from_panel(scene)
-    report = a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel)
+    report = a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel).report
     a.refinement.Refinement.show = real_show
     found["iterations"] = report["iterations_run"]
     found["updates"] = len(shown)
@@ -223,6 +316,8 @@ def main() -> None:
         found["deleted_mid_run"] = "no error"
     except a.session.RefineFailed as exc:
         found["deleted_mid_run"] = str(exc)
+
+    found["camera"] = camera_scenarios()
 
     # Stop the engine; unregister and register again.
     proc = a.engine_link.LINK.launched.proc
