@@ -6,7 +6,9 @@
 Per case and run: the camera's rotation error against the true camera (degrees), camera IoU (the
 ground-truth mesh's silhouettes under the used and the true camera, 1 = perfect), and the 3D
 metrics of bench.quality. "exact" is the default preset with the true camera (bench.quality's
-"default" row, shared cache). Camera errors: bench.cases.CAMERA_ERRORS.
+"default" row, shared cache). Camera errors: bench.cases.CAMERA_ERRORS; "unknown" starts with no
+camera at all (engine.camera.fit.search_start: a front view, 50 mm, the photo's size), while each
+case's photo is taken from a random direction of an object in a random pose.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import time
 
 import numpy as np
 
+from engine.camera.fit import search_start
 from engine.camera.pose import rotation_between_deg
 from engine.metrics import iou
 from engine.refine import refine
 from engine.settings import preset
 
 from .cases import SPLITS, make_case, perturb_camera, render_mask
-from .quality import CACHE, ROOT, cached_run, evaluate, run_one
-from .report import machine, write_section
+from .quality import CACHE, cached_run, evaluate, run_one
+from .report import write_split_section
 
 RUNS = {  # name -> (camera error or None for the true camera, fit mode)
     "exact": (None, "off"),
@@ -31,6 +34,7 @@ RUNS = {  # name -> (camera error or None for the true camera, fit mode)
     "near-refine": ("near", "refine"),
     "far-off": ("far", "off"),
     "far-search": ("far", "search"),
+    "unknown-search": ("unknown", "search"),  # no camera: a front view at Blender's default lens
 }
 
 
@@ -48,7 +52,8 @@ def run_camera(case_name: str, run: str, seed: int) -> dict:
         return run_one(case_name, "default", seed)
     case = make_case(case_name, seed)
     kind, mode = RUNS[run]
-    given = perturb_camera(case, kind, seed)
+    wh = case.camera.image_size_wh
+    given = search_start(None, case.coarse_verts, wh) if kind == "unknown" else perturb_camera(case, kind, seed)
     settings = preset("default").with_overrides(seed=seed, fit_camera=mode)
     t = time.perf_counter()
     result = refine(case.coarse_verts, case.coarse_faces, case.mask, given, settings)
@@ -59,6 +64,8 @@ def run_camera(case_name: str, run: str, seed: int) -> dict:
     out["camera_iou_in"] = camera_iou(case, given)
     out["camera_iou_out"] = camera_iou(case, result.camera)
     out["accepted"] = bool(result.report.camera and result.report.camera["accepted"])
+    if result.report.camera:  # the rigid coarse mesh's silhouette under the fitted camera vs the photo
+        out["fit_iou"] = result.report.camera["iou_after"]
     out.update(evaluate(case, result.vertices, case.coarse_faces))
     out["verts"] = result.vertices
     return out
@@ -70,14 +77,15 @@ def table(results: dict, cases: list[str], runs: list[str]) -> str:
         "rotation_out",
         "camera_iou_in",
         "camera_iou_out",
+        "fit_iou",
         "chamfer",
         "fscore",
         "iou_unseen",
         "fit_seconds",
         "seconds",
     ]
-    head = "| case | run | rot. error in (deg) | out | camera IoU in | out | Chamfer x1000 | F@0.02 | IoU unseen | fit s | s |"
-    lines = [head, "|" + "---|" * 11]
+    head = "| case | run | rot. error in (deg) | out | camera IoU in | out | fit IoU | Chamfer x1000 | F@0.02 | IoU unseen | fit s | s |"
+    lines = [head, "|" + "---|" * 12]
 
     def fmt(v) -> str:
         return "" if v is None else (f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")
@@ -116,11 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     text = table(results, cases, args.runs)
     print(text)
-    section = (
-        f"## Camera benchmark, {args.split} split ({machine()})\n\n"
-        f"Command: `.venv/bin/python -m bench.camera --split {args.split}` (seed {args.seed}).\n\n{text}\n"
-    )
-    write_section(ROOT / "docs" / "benchmarks.md", f"camera-{args.split}", section)
+    write_split_section("Camera benchmark", "camera", args.split, args.seed, text)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,16 @@ def write_section(path: Path, name: str, section: str) -> None:
     path.write_text(text)
 
 
+def write_split_section(title: str, module: str, split: str, seed: int, text: str) -> None:
+    """One split's results as the generated block "<module>-<split>" of docs/benchmarks.md, with
+    the machine and the command that made them."""
+    section = (
+        f"## {title}, {split} split ({machine()})\n\n"
+        f"Command: `.venv/bin/python -m bench.{module} --split {split}` (seed {seed}).\n\n{text}\n"
+    )
+    write_section(BENCHMARKS_MD, f"{module}-{split}", section)
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """Resident memory of a process in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
