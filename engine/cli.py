@@ -11,18 +11,30 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_SEARCH, PRESET_DEFAULT
+from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_SEARCH, PRESET_DEFAULT, SILHOUETTE_AUTO
 
 from .errors import InputError
 from .report import Report
-from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, preset
+from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, Settings, preset
 
 
 def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("refine", help="refine a mesh so its silhouette matches a photo")
     p.add_argument("--mesh", required=True, type=Path, help="coarse mesh (OBJ, PLY, GLB, ...) in the camera's world frame")
-    p.add_argument("--image", required=True, type=Path, help="photo; its alpha is the silhouette unless --mask is given")
-    p.add_argument("--mask", type=Path, help="silhouette mask (white = object) for a photo without alpha")
+    p.add_argument(
+        "--image",
+        required=True,
+        type=Path,
+        help="photo (PNG, JPEG, WebP; any size with the camera's aspect ratio); its alpha is the silhouette "
+        "unless --mask is given; without alpha the object is found in the photo",
+    )
+    p.add_argument("--mask", type=Path, help="silhouette mask (white = object), e.g. a corrected --mask-out")
+    p.add_argument(
+        "--find-silhouette",
+        action="store_true",
+        help="ignore the photo's alpha: find the object in the photo (seeded by the mesh)",
+    )
+    p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
     p.add_argument(
         "--fit-camera",
@@ -44,23 +56,16 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    from .camera.fit import search_start
-    from .inputs import RefineInputs
-    from .io import load_camera, load_image, load_mesh, save_mesh
+    from .io import save_mask, save_mesh
+    from .io.inputs_io import load_inputs
 
-    settings = preset(args.preset).with_overrides(
-        iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed, fit_camera=args.fit_camera
-    )
-    settings.validate()  # before reading large files
+    settings = _settings(args)
     if args.camera is None and args.fit_camera != FIT_SEARCH:
         raise InputError("--camera is required unless --fit-camera search")
-    verts, faces = load_mesh(args.mesh)
-    rgb, mask = load_image(args.image, args.mask)
-    camera = load_camera(args.camera) if args.camera else None
-    if args.fit_camera == FIT_SEARCH:
-        camera = search_start(camera, verts, (mask.shape[1], mask.shape[0]))
-    assert camera is not None
-    inputs = RefineInputs.checked(verts, faces, mask, camera, settings, rgb if settings.uses_image else None)
+    if args.find_silhouette and args.mask:
+        raise InputError("--find-silhouette and --mask exclude each other")
+    inputs, photo = load_inputs(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette)
+    verts, faces = inputs.verts, inputs.faces
 
     result = _run_with_progress(inputs, args.quiet)
     if result.cancelled:
@@ -70,15 +75,26 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if args.camera_out:
         args.camera_out.parent.mkdir(parents=True, exist_ok=True)
         args.camera_out.write_text(json.dumps(result.camera.to_dict(), indent=1))
+    if args.mask_out:
+        save_mask(args.mask_out, result.mask, photo.rgb.shape[1::-1])
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result.report.to_dict(), indent=1))
     if args.preview:
         from .preview import before_after
 
-        before_after(args.preview, verts, result.vertices, faces, mask, camera)
+        before_after(args.preview, verts, result.vertices, faces, result.mask, result.camera)
     _print_summary(args.out, result.report)
     return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The preset with the command line's overrides, validated before any file is read."""
+    settings = preset(args.preset).with_overrides(
+        iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed, fit_camera=args.fit_camera
+    )
+    settings.validate()
+    return settings
 
 
 def _run_with_progress(inputs, quiet: bool):
@@ -122,7 +138,11 @@ def _print_summary(out: Path, r: Report) -> None:
             f"camera {c['mode']}: silhouette IoU {c['iou_before']:.3f} -> {c['iou_after']:.3f}, turned {c['rotation_deg']:.1f} deg, "
             f"lens {c['lens_before']:.1f} -> {c['lens_after']:.1f} mm, {c['seconds']:.1f} s: {verdict}"
         )
-    for warning in r.self_check["warnings"]:
+    if r.silhouette and r.silhouette["source"] == SILHOUETTE_AUTO:
+        sil = r.silhouette
+        seed = "" if sil["seed_iou"] is None else f", overlap with the mesh {sil['seed_iou']:.2f}"
+        print(f"silhouette found in the photo (edge contrast {sil['edge_contrast']:.1f}{seed}, {sil['seconds']:.1f} s)")
+    for warning in [*(r.silhouette or {}).get("warnings", []), *r.self_check["warnings"]]:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
@@ -254,3 +274,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
+

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from refine_protocol.messages import PRESET_DEFAULT
+from refine_protocol.messages import PRESET_DEFAULT, SILHOUETTE_AUTO, SILHOUETTE_MASK
 
 from .camera import BlenderCamera, project
 from .errors import InputError
 from .settings import Settings, preset
+from .silhouette.resample import check_aspect, to_camera_size
 
 
 @dataclass(frozen=True)
@@ -22,31 +23,42 @@ class RefineInputs:
 
     verts: np.ndarray  # (V, 3) float64 world units, rounded through float32 (see checked())
     faces: np.ndarray  # (F, 3) int64
-    mask: np.ndarray  # (H, W) float32 in [0, 1], the camera's resolution
+    mask: np.ndarray | None  # (H, W) float32 in [0, 1], the camera's resolution; None: find it in `image`
     camera: BlenderCamera
     settings: Settings
-    image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], if the settings use it
+    image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], the camera's resolution, if used
+    silhouette_source: str = SILHOUETTE_MASK  # where `mask` came from (SILHOUETTE_AUTO when None)
 
     @classmethod
     def checked(
         cls,
         verts: np.ndarray,
         faces: np.ndarray,
-        mask: np.ndarray,
+        mask: np.ndarray | None,
         camera: BlenderCamera,
         settings: Settings | None = None,
         image: np.ndarray | None = None,
+        silhouette_source: str = SILHOUETTE_MASK,
     ) -> RefineInputs:
-        """Validate everything (raises InputError naming the problem)."""
+        """Validate everything (raises InputError naming the problem). The photo and the mask may
+        have any size with the camera's aspect ratio: they are resampled to the camera's."""
         settings = settings or preset(PRESET_DEFAULT)
         settings.validate()
         verts, faces = check_mesh(verts, faces)
         # The optimization is float32; rounding the input once makes every entry point (float64 from
         # files, float32 from the socket) start from the same numbers and give the same result.
         verts = verts.astype(np.float32).astype(np.float64)
-        mask = check_mask(mask, camera)
+        if mask is None and image is None:
+            raise InputError("image: a silhouette (mask or alpha) or a photo to find it in is required")
+        if image is not None:
+            image = check_photo(image, camera)
+        if mask is None:
+            silhouette_source = SILHOUETTE_AUTO
+        else:
+            mask = check_mask(mask, camera)
+            image = image if settings.uses_image else None
         check_view(verts, camera)
-        return cls(verts, faces, mask, camera, settings, image)
+        return cls(verts, faces, mask, camera, settings, image, silhouette_source)
 
 
 def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,29 +86,37 @@ def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def check_silhouette(mask: np.ndarray, camera: BlenderCamera) -> None:
-    """mask (H, W), float in [0, 1] or uint8 in 0..255, matching the camera's resolution, not empty."""
+    """mask (H, W), float in [0, 1] or uint8 in 0..255, with the camera's aspect ratio, neither
+    empty nor full."""
     mask = np.asarray(mask)
-    w, h = camera.image_size_wh
     if mask.ndim != 2:
         raise InputError(f"image: silhouette must be a 2D array, got shape {mask.shape}")
-    if mask.shape != (h, w):
-        raise InputError(
-            f"image: size {mask.shape[1]}x{mask.shape[0]} does not match the camera resolution {w}x{h} "
-            "(resolution_x/y x resolution_percentage)"
-        )
+    check_aspect(mask.shape[::-1], camera.image_size_wh, "image")
     if mask.dtype != np.uint8 and not np.isfinite(mask).all():
         raise InputError("image: silhouette has non-finite values")
-    if not (mask > (127 if mask.dtype == np.uint8 else 0.5)).any():
+    inside = mask > (127 if mask.dtype == np.uint8 else 0.5)
+    if not inside.any():
         raise InputError("image: the silhouette is empty (no pixel with alpha/mask above 0.5)")
+    if inside.all():
+        raise InputError("image: the silhouette covers the whole picture (no background); white must be the object only")
 
 
 def check_mask(mask: np.ndarray, camera: BlenderCamera) -> np.ndarray:
-    """check_silhouette, then the mask as (H, W) float32 in [0, 1]."""
+    """check_silhouette, then the mask as (H, W) float32 in [0, 1] at the camera's resolution."""
     mask = np.asarray(mask)
     check_silhouette(mask, camera)
-    if mask.dtype == np.uint8:
-        return mask.astype(np.float32) / 255.0
-    return np.clip(mask.astype(np.float32), 0.0, 1.0)
+    mask = mask.astype(np.float32) / 255.0 if mask.dtype == np.uint8 else np.clip(mask.astype(np.float32), 0.0, 1.0)
+    return to_camera_size(mask, camera.image_size_wh, "image")
+
+
+def check_photo(image: np.ndarray, camera: BlenderCamera) -> np.ndarray:
+    """image (H, W, 3) finite, with the camera's aspect ratio -> float32 in [0, 1] at the camera's resolution."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image: the photo must be an (H, W, 3) RGB array, got shape {image.shape}")
+    if not np.isfinite(image).all():
+        raise InputError("image: the photo has non-finite values")
+    return to_camera_size(np.clip(image.astype(np.float32), 0.0, 1.0), camera.image_size_wh, "image")
 
 
 def check_view(verts: np.ndarray, camera: BlenderCamera) -> None:

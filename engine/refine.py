@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-import refine_protocol.messages as m
-
+from .alignment import Alignment, align
 from .camera import BlenderCamera
-from .camera.fit import CameraFit, FitCancelled, fit_camera
+from .camera.fit import FitCancelled
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
@@ -57,6 +56,7 @@ class Result:
     vertices: np.ndarray  # (V, 3) float64, world units, the input's vertex order
     report: Report
     camera: BlenderCamera  # the camera the shape was refined with (the fitted one if a fit was accepted)
+    mask: np.ndarray | None = None  # (H, W) float32: the silhouette it was refined against (the camera's size)
     cancelled: bool = False
 
 
@@ -66,7 +66,7 @@ ProgressCallback = Callable[[Progress], "bool | None"]
 def refine(
     verts: np.ndarray,
     faces: np.ndarray,
-    mask: np.ndarray,
+    mask: np.ndarray | None,
     camera: BlenderCamera,
     settings: Settings | None = None,
     image: np.ndarray | None = None,
@@ -77,10 +77,12 @@ def refine(
     Args:
         verts: (V, 3) world coordinates, same frame as the camera.
         faces: (F, 3) vertex indices.
-        mask: (H, W) silhouette in [0, 1] (1 = object), H x W = the camera's resolution.
+        mask: (H, W) silhouette in [0, 1] (1 = object), the camera's aspect ratio (any size); None:
+            found in `image` (engine.alignment).
         camera: the camera the photo was taken from.
         settings: the refinement settings (default preset if None).
-        image: optional (H, W, 3) photo in [0, 1], used by the "network" parameterization's encoder.
+        image: (H, W, 3) photo in [0, 1], the camera's aspect ratio: needed without a mask, and by
+            the "network" parameterization's encoder.
         progress: called after every iteration; returning True stops the run early (the best
             iterate so far is returned, with `cancelled=True`).
     Returns:
@@ -105,35 +107,36 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     stages = plan_stages(inputs.camera.image_size_wh, s)  # a camera fit keeps the resolution
     with deterministic_algorithms():
         try:
-            fit = _camera_fit(inputs, device, progress)
+            aligned = _align(inputs, device, progress)
         except FitCancelled:  # the shape never moved
-            fit, outcome = None, Outcome(mesh.rest, math.inf, 0, 0, cancelled=True)
+            aligned, outcome = None, Outcome(mesh.rest, math.inf, 0, 0, cancelled=True)
         else:
-            inputs = inputs if fit is None else replace(inputs, camera=fit.camera)
+            inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask)
             problem = build_problem(inputs, mesh, plane, stages[-1].size)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
+    fit = None if aligned is None else aligned.fit
     t_fit = 0.0 if fit is None else fit.seconds
+    t_silhouette = aligned.silhouette.get("seconds", 0.0) if aligned else 0.0
     seconds = {
         "total": elapsed,
         "symmetry_search": t_plane,
         "proxy": t_proxy,
+        "silhouette": t_silhouette,
         "camera_fit": t_fit,
-        "per_iteration": (elapsed - t_plane - t_proxy - t_fit) / max(outcome.iterations, 1),
+        "per_iteration": (elapsed - t_plane - t_proxy - t_silhouette - t_fit) / max(outcome.iterations, 1),
     }
     vertices = mesh.to_world(outcome.best)
     check = self_check(inputs.verts, vertices, inputs.faces, inputs.camera, frame.scale)
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
     report.camera = None if fit is None else fit.to_dict()
-    return Result(vertices, report, inputs.camera, outcome.cancelled)
+    report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
+    return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
 
 
-def _camera_fit(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> CameraFit | None:
-    """The camera fit the settings ask for, before the shape moves (None: the camera is used as
-    is). Raises FitCancelled when the progress callback asks to stop."""
-    mode = inputs.settings.fit_camera
-    if mode == m.FIT_OFF:
-        return None
+def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:
+    """The silhouette and the camera, before the shape moves (engine.alignment). Raises
+    FitCancelled when the progress callback asks to stop during a camera fit."""
 
     def on_step(share: float, camera: BlenderCamera, iou: float) -> bool:
         assert progress is not None
@@ -141,7 +144,7 @@ def _camera_fit(inputs: RefineInputs, device: torch.device, progress: ProgressCa
         p = Progress(0, inputs.settings.iterations, 0, camera.image_size_wh[::-1], {"iou": iou}, verts, np.asarray, camera, share)
         return bool(progress(p))
 
-    return fit_camera(inputs.verts, inputs.faces, inputs.mask, inputs.camera, mode, device, on_step if progress else None)
+    return align(inputs, device, on_step if progress else None)
 
 
 def _notify(progress: ProgressCallback | None, total: int, mesh: OptimizedMesh) -> OnIteration | None:

@@ -1,17 +1,20 @@
-"""The whole stack on the bundled example, headless: Blender (the bpy module) with the REFINE
-extension installed from its zip, refining examples/cow against the photo through a real engine.
+"""The whole stack on the bundled example, headless, as a new user runs it: Blender (the bpy
+module) with the REFINE extension installed from its zip; the coarse cow imported, a plain photo
+picked (examples/cow/photo.jpg: a JPEG, no alpha) and no camera in the scene. Refine Mesh with Fit
+Camera "Find" through a real engine: the engine finds the camera and the object's silhouette in
+the photo, then refines the mesh.
 
     .venv-blender/bin/python examples/run_in_blender.py ZIP ENGINE_PYTHON OUT_DIR
 
-Writes OUT_DIR/refined.blend (the cow with its "REFINE" shape key) and OUT_DIR/before_after.png
-(Cycles renders of the mesh before and after over the photo's silhouette: yellow = both,
-red = mesh only, green = photo only).
+Writes OUT_DIR/refined.blend (the cow with its "REFINE" shape key, the found camera "Cow REFINE
+camera" with the photo behind it, the silhouette "Cow REFINE mask") and OUT_DIR/before_after.png
+(Cycles renders through the found camera before and after over the silhouette found in the photo:
+yellow = both, red = mesh only, green = photo only).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from blender_scene import load_rgba, make_camera, render_rgba, save_rgb, setup_cycles  # noqa: E402
+from blender_scene import render_rgba, save_rgb, setup_cycles  # noqa: E402
 
 PKG = "bl_ext.user_default.refine_mesh"
 
@@ -41,40 +44,48 @@ def main() -> int:
     addon = sys.modules[PKG]
 
     scene = bpy.context.scene
-    make_camera(scene, json.loads((HERE / "cow" / "camera.json").read_text()))
     setup_cycles(scene, samples=8)
     bpy.ops.wm.obj_import(filepath=str(HERE / "cow" / "coarse.obj"), forward_axis="Y", up_axis="Z")
     cow = bpy.context.selected_objects[0]
+    cow.name = "Cow"
     bpy.context.view_layer.objects.active = cow
-    photo = bpy.data.images.load(str(HERE / "cow" / "photo.png"))
     settings = addon.properties.scene_settings(scene)
-    settings.image = photo  # what an artist picks in the panel
+    settings.image = bpy.data.images.load(str(HERE / "cow" / "photo.jpg"))  # what an artist picks in the panel
+    settings.fit_camera = addon.refine_protocol.messages.FIT_SEARCH.upper()  # "Find": there is no camera
 
-    before = render_rgba(out / "render_before.png")[..., 3]
-    report = addon.session.run_blocking(
+    session = addon.session.run_blocking(
         bpy.context,
         cow,
         addon.preferences.engine_config(bpy.context),
         addon.session.Inputs.from_panel(scene),
         addon.batch.print_progress(cow.name),
     )
-    after = render_rgba(out / "render_after.png")[..., 3]
     bpy.ops.refine.stop_engine()
-
-    photo_alpha = load_rgba(HERE / "cow" / "photo.png")[..., 3]
-    gap = np.ones((photo_alpha.shape[0], 4, 3), np.float32)
-    save_rgb(out / "before_after.png", np.concatenate([overlay(before, photo_alpha), gap, overlay(after, photo_alpha)], 1))
+    report, found = session.report, _pixels(settings.mask_image)  # the scene now renders through the found camera
+    key = cow.data.shape_keys.key_blocks["REFINE"]
+    key.mute = True
+    before = render_rgba(out / "render_before.png")[..., 3]
+    key.mute = False
+    after = render_rgba(out / "render_after.png")[..., 3]
+    gap = np.ones((found.shape[0], 4, 3), np.float32)
+    save_rgb(out / "before_after.png", np.concatenate([overlay(before, found), gap, overlay(after, found)], 1))
     bpy.ops.wm.save_as_mainfile(filepath=str(out / "refined.blend"))
 
     def iou(a: np.ndarray) -> float:
-        return float(((a > 0.5) & (photo_alpha > 0.5)).sum() / ((a > 0.5) | (photo_alpha > 0.5)).sum())
+        return float(((a > 0.5) & (found > 0.5)).sum() / ((a > 0.5) | (found > 0.5)).sum())
 
     print(
-        f"refined '{cow.name}' in {report['iterations_run']} iterations ({report['seconds']['total']:.1f} s on {report['device']}); "
-        f"silhouette IoU in Cycles renders {iou(before):.3f} -> {iou(after):.3f}\n"
-        f"wrote {out / 'refined.blend'} (shape key 'REFINE') and {out / 'before_after.png'}"
+        f"{session.summary()}\nrefined '{cow.name}' in {report['seconds']['total']:.1f} s on {report['device']}; "
+        f"silhouette IoU (Cycles renders through the found camera vs the silhouette found in the photo) "
+        f"{iou(before):.3f} -> {iou(after):.3f}\nwrote {out / 'refined.blend'} and {out / 'before_after.png'}"
     )
     return 0
+
+
+def _pixels(image: bpy.types.Image) -> np.ndarray:
+    """A grey image's (H, W) values, row 0 at the top."""
+    w, h = image.size
+    return np.array(image.pixels[:], np.float32).reshape(h, w, 4)[::-1, :, 0]
 
 
 if __name__ == "__main__":

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(m.FIT_CAMERA),
         help="correct a close camera (refine) or find an unknown one (search; no camera needed): a new camera object per row",
     )
+    p.add_argument(
+        "--silhouette",
+        choices=list(m.SILHOUETTE),
+        help="alpha: the photo's (a photo without alpha is segmented automatically); automatic: ignore the alpha; mask: --mask",
+    )
+    p.add_argument("--mask", help="silhouette mask file (white = object): --silhouette mask for every row")
     p.add_argument("--save", nargs="?", const="", help="save the .blend afterwards (to this path, or over the open file)")
     p.add_argument("--engine-python", help="start the engine with this interpreter (default: the add-on preferences)")
     p.add_argument("--engine-root", help="folder with the engine package (default: the add-on preferences)")
@@ -107,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not rows:
         print("refine: nothing to do (give --object or --list)", file=sys.stderr)
         return 2
+    if args.mask and not Path(args.mask).is_file():
+        print(f"refine: mask file not found: {args.mask}", file=sys.stderr)
+        return 2
     config = engine_config(context)
     if args.engine_python or args.engine_root:
         config = EngineConfig(
@@ -120,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         symmetry=args.symmetry or panel.symmetry,
         iterations=panel.iterations if args.iterations is None else args.iterations,
         fit_camera=args.fit_camera or panel.fit_camera,
+        silhouette=args.silhouette or (m.SILHOUETTE_MASK if args.mask else panel.silhouette),
+        mask_image=bpy.data.images.load(str(Path(args.mask).resolve()), check_existing=True) if args.mask else panel.mask_image,
     )
     failures = sum(not _refine_row(context, row, base, config) for row in rows)
     if args.save is not None:

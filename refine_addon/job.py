@@ -24,6 +24,7 @@ class Event:
     kind: str
     header: dict[str, Any] = field(default_factory=dict)
     vertices: Any = None
+    mask: Any = None  # result: (H, W) uint8, the silhouette the engine found in the photo (row 0 at the top)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class JobInput:
     mask: Any = None  # (H, W) float32, row 0 at the top
     settings: dict[str, Any] = field(default_factory=dict)
     progress_hz: float = 10.0
+    find_silhouette: bool = False  # ignore the photo's alpha
 
 
 class RefineJob:
@@ -75,15 +77,23 @@ class RefineJob:
                 return
             i = self._input
             client.submit(
-                self.id, i.vertices, i.faces, i.camera, image=i.image, mask=i.mask, settings=i.settings, progress_hz=i.progress_hz
+                self.id,
+                i.vertices,
+                i.faces,
+                i.camera,
+                image=i.image,
+                mask=i.mask,
+                settings=i.settings,
+                progress_hz=i.progress_hz,
+                find_silhouette=i.find_silhouette,
             )
             with self._send:
                 self._client = client
                 if self._cancel.is_set():  # cancelled while the request was being sent
                     client.cancel(self.id)
             for frame in client.job_frames(self.id):
-                blob = frame.blobs.get("vertices")
-                self.events.put(Event(frame.type, frame.header, None if blob is None else blob.to_array()))
+                arrays = {name: blob.to_array() for name, blob in frame.blobs.items() if name in ("vertices", "mask")}
+                self.events.put(Event(frame.type, frame.header, arrays.get("vertices"), arrays.get("mask")))
                 if frame.type in m.JOB_END:
                     return
         except EngineError as exc:  # e.g. the engine died mid-run

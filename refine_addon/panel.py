@@ -5,6 +5,9 @@ from __future__ import annotations
 import bpy
 
 from .properties import scene_settings
+from .refine_protocol import messages as m
+
+SILHOUETTE_MASK = m.SILHOUETTE_MASK.upper()
 
 
 class VIEW3D_PT_refine(bpy.types.Panel):
@@ -19,6 +22,9 @@ class VIEW3D_PT_refine(bpy.types.Panel):
         col = layout.column()
         col.prop(props, "image")
         col.prop(props, "image_path")
+        col.prop(props, "silhouette")
+        if props.silhouette == SILHOUETTE_MASK or props.mask_image is not None:
+            col.prop(props, "mask_image")
         col.prop(props, "camera")
         col.prop(props, "fit_camera")
         col.prop(props, "symmetry")

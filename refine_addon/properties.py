@@ -10,6 +10,7 @@ from .refine_protocol import messages as m
 PRESETS = [(name, label, text) for name, (label, text) in m.PRESETS.items()]
 SYMMETRY = [(name.upper(), label, text) for name, (label, text) in m.SYMMETRY.items()]
 FIT_CAMERA = [(name.upper(), label, text) for name, (label, text) in m.FIT_CAMERA.items()]
+SILHOUETTE = [(name.upper(), label, text) for name, (label, text) in m.SILHOUETTE.items()]
 
 
 def _is_camera(self, obj: bpy.types.Object) -> bool:
@@ -20,10 +21,21 @@ class RefineSettings(bpy.types.PropertyGroup):
     image: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Image,
         name="Image",
-        description="Reference photo; its alpha is the silhouette (default: the camera's background image)",
+        description="Reference photo (default: the camera's background image)",
     )
     image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="File", subtype="FILE_PATH", description="Reference photo file (used instead of the Image when set)"
+    )
+    silhouette: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        items=SILHOUETTE,
+        name="Silhouette",
+        default=m.SILHOUETTE_ALPHA.upper(),
+        description="Where the object's outline comes from (a photo without alpha is always segmented automatically)",
+    )
+    mask_image: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Image,
+        name="Mask",
+        description="Silhouette mask, white = object (the last automatic one is kept here: paint corrections into it)",
     )
     camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Object,

@@ -9,7 +9,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from .refine_protocol.messages import CAMERA_FIELDS, MATRIX_WORLD, RENDER_FIELDS
+from .refine_protocol.messages import CAMERA_FIELDS, MATRIX_WORLD, RENDER_FIELDS, SILHOUETTE_AUTO, SILHOUETTE_MASK
 
 KEY_NAME = "REFINE"
 BASIS_NAME = "Basis"
@@ -52,9 +52,15 @@ def camera_fields(camera: bpy.types.Object | None, scene: bpy.types.Scene) -> di
     return fields
 
 
-def reference_image(image: bpy.types.Image | None, path: str) -> tuple[bytes | None, np.ndarray | None]:
-    """The reference as encoded file bytes (an image file on disk or packed) or, for an image
-    that only exists in memory, its alpha as a (H, W) float32 mask with row 0 at the top."""
+def reference_image(image: bpy.types.Image | None, path: str, silhouette: str) -> tuple[bytes | None, np.ndarray | None]:
+    """The photo as encoded file bytes (a file on disk or packed), and the silhouette as a (H, W)
+    float32 mask with row 0 at the top, or None when the engine reads it from the photo (its alpha)
+    or finds it there. `silhouette` is one of messages.SILHOUETTE: with SILHOUETTE_MASK, `image` is
+    the mask image and no photo is sent; an image that only exists in memory is sent as its alpha."""
+    if silhouette == SILHOUETTE_MASK:
+        if image is None:
+            raise InputProblem("no mask image: choose one in the REFINE panel (Silhouette: Mask Image)")
+        return None, _pixels(image)[..., :3].mean(axis=-1)
     if path:
         file = Path(bpy.path.abspath(path))
         if not file.is_file():
@@ -67,15 +73,37 @@ def reference_image(image: bpy.types.Image | None, path: str) -> tuple[bytes | N
     on_disk = Path(bpy.path.abspath(image.filepath)) if image.source == "FILE" and image.filepath else None
     if on_disk is not None and on_disk.is_file():
         return on_disk.read_bytes(), None
+    if silhouette == SILHOUETTE_AUTO or image.channels != 4:
+        raise InputProblem(f"image '{image.name}' exists only in memory and has no silhouette: save it to a file first")
+    return None, np.ascontiguousarray(_pixels(image)[..., 3])
+
+
+def _pixels(image: bpy.types.Image) -> np.ndarray:
+    """(H, W, 4) float32 RGBA, row 0 at the top (Blender stores the bottom row first)."""
     w, h = image.size
     if w == 0 or h == 0:
         raise InputProblem(f"image '{image.name}' has no pixels")
-    if image.channels != 4:
-        raise InputProblem(f"image '{image.name}' has no alpha channel to use as the silhouette")
     px = np.empty(w * h * 4, dtype=np.float32)
     image.pixels.foreach_get(px)  # type: ignore[attr-defined]  # a bpy_prop_array at run time
-    rgba = px.reshape(h, w, 4)
-    return None, np.ascontiguousarray(rgba[::-1, :, 3])  # Blender stores the bottom row first
+    return px.reshape(h, w, 4)[::-1]
+
+
+def store_mask(name: str, mask: np.ndarray) -> bpy.types.Image:
+    """The silhouette the engine found ((H, W) uint8, row 0 at the top) as a packed grey image
+    datablock `name` (replaced if it exists): saved with the .blend, shown over the photo in the
+    Image Editor, paintable, and usable as the next run's mask."""
+    h, w = mask.shape
+    image = bpy.data.images.get(name)
+    if image is not None and tuple(image.size) != (w, h):
+        bpy.data.images.remove(image)
+        image = None
+    if image is None:
+        image = bpy.data.images.new(name, w, h, alpha=False)
+    rgba = np.ones((h, w, 4), dtype=np.float32)
+    rgba[..., :3] = (mask[::-1].astype(np.float32) / 255.0)[..., None]
+    image.pixels.foreach_set(rgba.ravel())  # type: ignore[attr-defined]
+    image.pack()
+    return image
 
 
 def camera_background_image(camera: bpy.types.Object | None) -> bpy.types.Image | None:

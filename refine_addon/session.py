@@ -42,11 +42,14 @@ class Inputs:
     symmetry: str = m.SYMMETRY_AUTO  # a key of messages.SYMMETRY
     iterations: int = 0  # 0: the preset's own count
     fit_camera: str = m.FIT_OFF  # a key of messages.FIT_CAMERA
+    silhouette: str = m.SILHOUETTE_ALPHA  # a key of messages.SILHOUETTE (a photo without alpha: found anyway)
+    mask_image: bpy.types.Image | None = None  # with SILHOUETTE_MASK
 
     @classmethod
     def from_panel(cls, scene: bpy.types.Scene | None) -> Inputs:
         p = scene_settings(scene)
-        return cls(p.image, p.image_path, p.camera, p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower())
+        fields = (p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower(), p.silhouette.lower(), p.mask_image)
+        return cls(p.image, p.image_path, p.camera, *fields)
 
     def settings(self) -> dict[str, Any]:
         """The request's settings object (docs/protocol.md)."""
@@ -75,14 +78,18 @@ def read_job(
     searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
     cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
     image = inputs.image or scene_io.camera_background_image(camera)
-    encoded, mask = scene_io.reference_image(image, inputs.image_path)
+    if inputs.silhouette == m.SILHOUETTE_MASK:
+        encoded, mask = scene_io.reference_image(inputs.mask_image, "", inputs.silhouette)
+    else:
+        encoded, mask = scene_io.reference_image(image, inputs.image_path, inputs.silhouette)
     verts, faces = scene_io.mesh_world(obj)
     warnings = []
     if any(mod.show_viewport for mod in obj.modifiers):
         evaluated = obj.evaluated_get(context.evaluated_depsgraph_get())
         if len(evaluated.data.vertices) != len(obj.data.vertices):
             warnings.append("a modifier changes the topology: the base mesh is refined, modifiers apply on top")
-    job = JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings())
+    find = inputs.silhouette == m.SILHOUETTE_AUTO
+    job = JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings(), find_silhouette=find)
     fitted = (
         None
         if inputs.fit_camera == m.FIT_OFF
@@ -121,6 +128,7 @@ class Session:
         self.job_input = job_input
         self._fitted = None if camera_plan is None else FittedCamera(camera_plan)
         self.camera: str | None = None  # the camera object kept for a fitted camera
+        self.mask: str | None = None  # the image made for a silhouette found in the photo
         self.warnings = warnings
         self.on_event = on_event
         self.progress, self.status = 0.0, "Connecting to the engine..."
@@ -180,9 +188,12 @@ class Session:
             self._end(CANCELLED)
 
     def summary(self) -> str:
-        if self.outcome == KEPT:  # with the camera fit's verdict and the engine's self-check warnings
-            warnings = "".join(f"; warning: {w}" for w in self.report.get("self_check", {}).get("warnings", []))
-            return f"Refined: {self.report.get('iterations_run', '?')} iterations{_camera_verdict(self.report, self.camera)}{warnings}"
+        if self.outcome == KEPT:  # with the camera fit's verdict, the silhouette's and the engine's warnings
+            found = self.report.get("silhouette") or {}
+            mask = f"; silhouette found in the photo: '{self.mask}'" if self.mask else ""
+            warnings = [*found.get("warnings", []), *self.report.get("self_check", {}).get("warnings", [])]
+            notes = f"{_camera_verdict(self.report, self.camera)}{mask}" + "".join(f"; warning: {w}" for w in warnings)
+            return f"Refined: {self.report.get('iterations_run', '?')} iterations{notes}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
@@ -208,19 +219,22 @@ class Session:
             self.status = "Refining..."
         elif event.kind == m.RESULT:
             self.report = h.get("report", {})
-            self._end(KEPT, vertices=event.vertices, camera=h.get("camera"))
+            self._end(KEPT, vertices=event.vertices, camera=h.get("camera"), mask=event.mask)
         elif event.kind == m.CANCELLED:
             self._end(CANCELLED)
         elif event.kind == m.ERROR:
             self._end(FAILED, str(h.get("message", "the engine reported an error")))
         return latest
 
-    def _end(self, outcome: str, reason: str = "", vertices: Any = None, camera: dict[str, Any] | None = None) -> None:
+    def _end(
+        self, outcome: str, reason: str = "", vertices: Any = None, camera: dict[str, Any] | None = None, mask: Any = None
+    ) -> None:
         assert self._job is not None and self._keys is not None
         if outcome == KEPT:
             try:
                 self._keys.keep(vertices)
                 self._keep_camera(camera)
+                self._keep_mask(mask)
             except InputProblem as exc:
                 outcome, reason = FAILED, str(exc)
         if outcome != KEPT:
@@ -246,6 +260,15 @@ class Session:
         if scene.camera is None:  # nothing to replace: render through it right away
             make_scene_camera(scene, obj)
         self.camera = obj.name
+
+    def _keep_mask(self, mask: Any) -> None:
+        """The silhouette the engine found, as the image "<object> REFINE mask": the panel's mask
+        for the next run (Silhouette: Mask Image), to check and correct by painting."""
+        if mask is None:
+            return
+        image = scene_io.store_mask(f"{self.object_name} REFINE mask", mask)
+        scene_settings(self._scene()).mask_image = image
+        self.mask = image.name
 
     @staticmethod
     def _scene() -> bpy.types.Scene:

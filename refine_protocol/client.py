@@ -72,10 +72,12 @@ class EngineClient:
         settings: dict[str, Any] | None = None,
         progress_hz: float = 10.0,
         progress_vertices: bool = True,
+        find_silhouette: bool = False,
     ) -> None:
         """Queue a refinement. vertices (V, 3) world units, faces (F, 3); image: an encoded image
-        file (PNG with alpha, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
-        camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search"."""
+        file (PNG with alpha, JPEG, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
+        camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search".
+        find_silhouette: ignore the image's alpha, the engine finds the object in the photo."""
         blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
         if image is not None:
             blobs.append(Blob.from_array("image", image, "u8"))
@@ -93,6 +95,8 @@ class EngineClient:
         }
         if camera is not None:
             header["camera"] = camera
+        if find_silhouette:
+            header["find_silhouette"] = True
         self.send(header, blobs)
 
     def cancel(self, job: str) -> None:

@@ -100,6 +100,17 @@ FIT_CAMERA = {
     FIT_SEARCH: ("Find", "The camera is unknown or far off: search for the viewpoint, then refine the shape"),
 }
 
+# Silhouette: where the object's outline comes from. A mask wins, then the photo's alpha; a photo
+# without alpha (or with an alpha that covers everything) gets an automatic one.
+SILHOUETTE_ALPHA = "alpha"
+SILHOUETTE_AUTO = "automatic"
+SILHOUETTE_MASK = "mask"
+SILHOUETTE = {
+    SILHOUETTE_ALPHA: ("Alpha", "The photo's alpha channel is the silhouette"),
+    SILHOUETTE_AUTO: ("Automatic", "Find the object in the photo, seeded by the mesh (for photos without alpha)"),
+    SILHOUETTE_MASK: ("Mask Image", "A separate mask (white = object), e.g. the automatic one with your corrections"),
+}
+
 # The camera object of a refine request: the fields of Blender's Camera datablock, then those of
 # the scene's RenderSettings (plus "matrix_world", the camera object's).
 CAMERA_FIELDS = (

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example, the whole stack: build the extension zip, install it into
-# headless Blender (the bpy module), start the engine, refine examples/cow against its photo, save
-# out/example/refined.blend and a before/after picture rendered by Blender.
+# headless Blender (the bpy module), start the engine, refine examples/cow against its plain photo
+# with no camera (Find), save out/example/refined.blend and a before/after picture rendered by Blender.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --blender

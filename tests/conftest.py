@@ -36,7 +36,8 @@ def example():
     from engine.io import load_camera, load_image, load_mesh
 
     verts, faces = load_mesh(EXAMPLE / "coarse.obj")
-    rgb, mask = load_image(EXAMPLE / "photo.png")
+    photo = load_image(EXAMPLE / "photo.png")
+    rgb, mask = photo.rgb, photo.mask
     gt_verts, gt_faces = load_mesh(EXAMPLE / "ground_truth.obj")
     return {
         "verts": verts,

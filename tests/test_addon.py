@@ -112,6 +112,17 @@ def test_find_works_without_any_camera_and_renders_at_the_photos_size(findings):
     assert c["iou_found"] > 0.9, c
 
 
+def test_a_plain_photo_gets_a_silhouette_the_artist_can_paint_and_reuse(findings):
+    """No alpha: the engine finds the silhouette, the add-on keeps it as a packed image (the panel's
+    mask); painting out its left half and refining against it pulls the mesh out of that half."""
+    p = findings["photo"]
+    assert p["operator"] == ["FINISHED"] and "silhouette found in the photo: 'Plain REFINE mask'" in p["status"], p["status"]
+    assert p["mask"] == ["Plain REFINE mask", True, [96, 80]]
+    assert p["mask_iou"] > 0.9, p
+    source, left_before, left_after = p["masked"]
+    assert source == "mask" and left_after < 0.5 * left_before, p["masked"]
+
+
 def test_intermediate_updates_arrive_during_the_run(findings):
     assert findings["updates"] >= 3 and findings["updates_differ"]
 

@@ -50,11 +50,11 @@ CASES = {
     "degenerate mesh": (lambda f: _write_obj(f["mesh"], [(2, -1, 0.5), (2, -1, 0.5), (2, -1, 0.5)], [(1, 2, 3)]), "degenerate"),
     "missing image": (lambda f: f["image"].unlink(), "image: file not found"),
     "corrupt image": (lambda f: f["image"].write_bytes(b"\x89PNG\r\n\x1a\nbroken"), "image: cannot decode"),
-    "no alpha, no mask": (lambda f: Image.open(f["image"]).convert("RGB").save(f["image"]), "--mask"),
+    "photo of nothing": (lambda f: Image.new("RGB", (640, 480), (120, 130, 140)).save(f["image"]), "give a mask of the object"),
     "empty silhouette": (lambda f: Image.new("RGBA", (320, 240), (0, 0, 0, 0)).save(f["image"]), "silhouette is empty"),
-    "size mismatch": (
-        lambda f: Image.open(f["image"]).resize((160, 120)).save(f["image"]),
-        "does not match the camera resolution 320x240",
+    "wrong aspect": (
+        lambda f: Image.open(f["image"]).resize((320, 200)).save(f["image"]),
+        "aspect ratio 320x200 = 1.6000 differs from the camera's 320x240 = 1.3333",
     ),
     "missing camera": (lambda f: f["camera"].unlink(), "camera: file not found"),
     "camera not json": (lambda f: f["camera"].write_text("{lens: 50"), "not valid JSON"),
@@ -99,7 +99,11 @@ def test_mask_option(files, capsys):
                  "--camera", str(files["camera"]), "--out", str(files["dir"] / "ok.obj"), "--iterations", "2", "--quiet"]) == 0  # fmt: skip
     Image.fromarray(alpha).resize((10, 10)).save(files["dir"] / "mask.png")
     code, err = _run(files, capsys, "--mask", str(files["dir"] / "mask.png"))
-    assert code == 2 and "differs from the image's" in err
+    assert code == 2 and "aspect ratio 10x10 = 1.0000 differs from the camera's 320x240" in err
+    for value, message in ((0, "silhouette is empty"), (255, "covers the whole picture")):
+        Image.new("L", (640, 480), value).save(files["dir"] / "mask.png")
+        code, err = _run(files, capsys, "--mask", str(files["dir"] / "mask.png"))
+        assert code == 2 and message in err
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def test_cycles_render_matches_our_silhouette(tmp_path, variant):
     cam = _camera(**variant)
     png = tmp_path / "render.png"
     run_blender("render", {"camera": cam.to_dict(), "mesh": str(mesh), "samples": 4}, png, tmp_path)
-    _, alpha = load_image(png)
+    alpha = load_image(png).mask
     assert alpha.shape == (cam.image_size_wh[1], cam.image_size_wh[0])
     assert iou(silhouette(verts, faces, cam), alpha > 0.5) > 0.98
 

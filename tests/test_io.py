@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from engine.io import load_image, load_mesh, save_mesh
 
@@ -38,6 +39,24 @@ def test_obj_output_replaces_only_positions(tmp_path):
 
 
 def test_rgba_alpha_is_the_silhouette():
-    rgb, mask = load_image(EXAMPLE / "photo.png")
-    assert rgb.shape == (240, 320, 3) and mask.shape == (240, 320)
+    photo = load_image(EXAMPLE / "photo.png")
+    rgb, mask = photo.rgb, photo.mask
+    assert photo.source == "alpha" and rgb.shape == (240, 320, 3) and mask.shape == (240, 320)
     assert 0.05 < (mask > 0.5).mean() < 0.5 and mask.min() == 0.0 and mask.max() == 1.0
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "WEBP", "opaque RGBA"])
+def test_a_photo_without_a_silhouette_asks_for_one_to_be_found(tmp_path, kind):
+    """No alpha, or an alpha that covers everything (a photo saved as RGBA): mask None."""
+    img = Image.open(EXAMPLE / "photo.png").convert("RGB")
+    path = tmp_path / "photo.png"
+    if kind == "opaque RGBA":
+        img.convert("RGBA").save(path)
+    else:
+        img.save(path := path.with_suffix("." + kind.lower()), kind)
+    photo = load_image(path)
+    assert photo.mask is None and photo.source == "automatic" and photo.rgb.shape == (240, 320, 3)
+    mask_file = tmp_path / "mask.png"
+    Image.new("L", (160, 120), 255).save(mask_file)
+    with_mask = load_image(path, mask_file)
+    assert with_mask.source == "mask" and with_mask.mask.shape == (120, 160) and with_mask.mask.min() == 1.0

@@ -65,7 +65,9 @@ def test_result_does_not_depend_on_scene_units_or_position(example):
     a = refine(example["verts"], example["faces"], example["mask"], example["camera"], s)
     b = refine(example["verts"] * k + shift, example["faces"], example["mask"], scaled_cam, s)
     size = np.ptp(a.vertices, axis=0).max()
-    assert np.abs((b.vertices - shift) / k - a.vertices).max() < 1e-3 * size
+    # Not bit-equal: float32 rounding of the scaled, shifted input differs and 20 iterations
+    # amplify it (1.8e-3 of the size on a 2-core Intel Xeon, below 1e-3 on an AMD EPYC; a unit bug moves things by ~1).
+    assert np.abs((b.vertices - shift) / k - a.vertices).max() < 5e-3 * size
     assert a.report.best_iteration == b.report.best_iteration
 
 

@@ -3,6 +3,7 @@ input and hostile bytes. One server serves the whole module; the last test prove
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -15,9 +16,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from engine.camera import BlenderCamera, look_at
 from engine.io import load_mesh
+from engine.metrics import iou
 from engine.preview import silhouette
 from refine_protocol import MAGIC, PROTOCOL_VERSION, Blob, encode_frame, read_frame
 from refine_protocol.client import EngineClient, EngineError
@@ -190,7 +193,9 @@ def _bad_requests(small):
         ),
         "bad camera": (dict(vertices=v, faces=f, camera={**cam, "lens": "long"}, mask=mask), "invalid_input", "lens"),
         "unknown camera field": (dict(vertices=v, faces=f, camera={**cam, "fov": 3}, mask=mask), "invalid_input", "fov"),
-        "mask size": (dict(vertices=v, faces=f, camera=cam, mask=mask[:50]), "invalid_input", "resolution"),
+        "mask aspect": (dict(vertices=v, faces=f, camera=cam, mask=mask[:50]), "invalid_input", "aspect ratio 96x50"),
+        "full mask": (dict(vertices=v, faces=f, camera=cam, mask=np.full_like(mask, 255)), "invalid_input", "whole picture"),
+        "find and mask": (dict(vertices=v, faces=f, camera=cam, mask=mask, find_silhouette=True), "bad_request", "exclude"),
         "too many vertices": (dict(vertices=np.zeros((60000, 3)), faces=f, camera=cam, mask=mask), "limit_exceeded", "50000"),
         "too many pixels": (
             dict(vertices=v, faces=f, camera={**cam, "resolution_x": 2000, "resolution_y": 2000}, mask=mask),
@@ -219,6 +224,24 @@ def test_a_search_needs_no_camera_and_the_result_carries_the_one_it_found(engine
     found = BlenderCamera.from_dict(result.header["camera"])
     assert found.image_size_wh == (96, 96)  # the photo's size
     assert found == BlenderCamera.from_dict(section["fitted"])
+
+
+def test_a_plain_photo_gets_its_silhouette_found_and_sent_back(engine, small):
+    """A JPEG at twice the camera's size, no alpha: the engine finds the object, reports how, and
+    returns the silhouette it refined against at the camera's size."""
+    inside = small["mask"] > 127
+    rgb = np.where(inside[..., None], [90, 75, 60], [230, 228, 222]).astype(np.uint8)
+    jpeg = io.BytesIO()
+    Image.fromarray(np.kron(rgb, np.ones((2, 2, 1), np.uint8))).save(jpeg, "JPEG", quality=90)
+    with engine.client() as client:
+        client.submit("plain", small["verts"], small["faces"], small["camera"], image=jpeg.getvalue(),
+                      settings={"preset": "fast", "iterations": 4})  # fmt: skip
+        result = list(client.job_frames("plain"))[-1]
+    assert result.type == "result", result.header
+    section = result.header["report"]["silhouette"]
+    assert section["source"] == "automatic" and section["seed_iou"] > 0.6 and not section["warnings"], section
+    found = result.blobs["mask"].to_array()
+    assert found.shape == (96, 96) and found.dtype == np.uint8 and iou(found > 127, inside) > 0.95
 
 
 def test_bad_requests_get_an_error_and_the_connection_lives_on(engine, small):

@@ -1,5 +1,5 @@
 """One vocabulary (refine_protocol/messages.py): the add-on and the engine's server derive message
-names, error codes, presets, symmetry options and camera fields from it instead of spelling them
+names, error codes, presets, symmetry options, silhouette sources and camera fields from it instead of spelling them
 out again; the engine's presets are exactly the vocabulary's; the code stays in readable pieces."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ VOCABULARY = (
     | set(m.SYMMETRY)
     | {s.upper() for s in m.SYMMETRY}
     | {*m.CAMERA_FIELDS, *m.RENDER_FIELDS, m.MATRIX_WORLD}
+    | {s.upper() for s in m.SILHOUETTE}
+    | {m.SILHOUETTE_ALPHA, m.SILHOUETTE_AUTO}  # not "mask": also the blob's name
 )
 
 
@@ -39,10 +41,6 @@ def literal_words(path: Path) -> list[tuple[int, str]]:
             skip.update(id(k) for k in node.keys if k is not None)
         elif isinstance(node, ast.Subscript):
             skip.add(id(node.slice))
-        elif (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop") and node.args
-        ):
-            skip.add(id(node.args[0]))
         elif (
             isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop") and node.args
         ):

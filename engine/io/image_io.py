@@ -1,18 +1,28 @@
-"""Reference images: the object's silhouette from an RGBA alpha or a separate mask."""
+"""Reference images: the photo, and the object's silhouette from a separate mask or the alpha (or none)."""
 
 from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+import refine_protocol.messages as m
+
 from ..errors import InputError, LimitError
 
 MAX_PIXELS = 64 * 1024 * 1024
 Source = str | Path | bytes | memoryview  # a file, or an encoded image's bytes
+
+
+@dataclass(frozen=True)
+class Photo:
+    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    mask: np.ndarray | None  # (h, w) float32 in [0, 1], 1 = object; None: find it (source SILHOUETTE_AUTO)
+    source: str  # refine_protocol.messages.SILHOUETTE_*
 
 
 def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -38,41 +48,44 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS) -> Image.Imag
     return img
 
 
-def _alpha(img: Image.Image, image: Source, mask: Source | None, max_pixels: int, opaque_ok: bool) -> np.ndarray:
-    """(H, W) uint8 silhouette: the mask's luminance, else the image's alpha (255 = object)."""
+def _silhouette(img: Image.Image, mask: Source | None, max_pixels: int, find: bool) -> tuple[np.ndarray | None, str]:
+    """(H, W) uint8 silhouette (255 = object) and where it came from: the mask's luminance, else
+    the image's alpha; None (SILHOUETTE_AUTO) when the image has no alpha, one that covers it all
+    (a JPEG, a photo saved as RGBA) or `find`: the engine then finds the object itself."""
     if mask is not None:
-        m = _open(mask, "mask", max_pixels)
-        if m.size != img.size:
-            raise InputError(f"mask: size {m.width}x{m.height} differs from the image's {img.width}x{img.height}")
-        return np.asarray(m.convert("L"))
-    if "A" in img.getbands() or "transparency" in img.info:
-        return np.asarray(img.convert("RGBA").getchannel("A"))
-    if opaque_ok:
-        return np.full((img.height, img.width), 255, dtype=np.uint8)
-    what = Path(image).name if isinstance(image, (str, Path)) else "the image"
-    raise InputError(
-        f"image: {what} has no alpha channel; pass an RGBA image whose alpha is the "
-        "silhouette (Blender: Film > Transparent) or a mask with --mask MASK.png (white = object)"
-    )
+        return np.asarray(_open(mask, "mask", max_pixels).convert("L")), m.SILHOUETTE_MASK
+    if not find and ("A" in img.getbands() or "transparency" in img.info):
+        alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+        if not (alpha > 127).all():
+            return alpha, m.SILHOUETTE_ALPHA
+    return None, m.SILHOUETTE_AUTO
 
 
 def load_silhouette(
-    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, opaque_ok: bool = False
-) -> np.ndarray:
-    """The silhouette alone, as (H, W) uint8 (255 = object): one byte per pixel, for inputs that
-    wait in a queue. `opaque_ok`: an image without alpha gives a full silhouette instead of an error."""
-    return _alpha(_open(image, "image", max_pixels), image, mask, max_pixels, opaque_ok)
+    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False
+) -> tuple[np.ndarray | None, str, tuple[int, int]]:
+    """The silhouette alone, as (H, W) uint8 (255 = object), or None when it must be found in the
+    photo; its source (refine_protocol.messages.SILHOUETTE_*); the photo's (W, H). One byte per
+    pixel, for inputs that wait in a queue."""
+    img = _open(image, "image", max_pixels)
+    return (*_silhouette(img, mask, max_pixels, find), img.size)
 
 
-def load_image(
-    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, opaque_ok: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """The reference photo and its silhouette, from files or encoded bytes (PNG, JPEG, ...).
-
-    Returns:
-        rgb: (H, W, 3) float32 in [0, 1].
-        mask: (H, W) float32 in [0, 1], 1 = object (alpha, or the mask's luminance).
-    """
+def load_image(image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False) -> Photo:
+    """The reference photo and its silhouette, from files or encoded bytes (PNG, JPEG, WebP, ...).
+    The mask may have another size than the photo (each is resampled to the camera's). `find`:
+    ignore the photo's alpha, the silhouette is to be found in the photo."""
     img = _open(image, "image", max_pixels)
     rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return rgb, _alpha(img, image, mask, max_pixels, opaque_ok).astype(np.float32) / 255.0
+    silhouette, source = _silhouette(img, mask, max_pixels, find)
+    return Photo(rgb, None if silhouette is None else silhouette.astype(np.float32) / 255.0, source)
+
+
+def save_mask(path: str | Path, mask: np.ndarray, size_wh: tuple[int, int]) -> None:
+    """Write `mask` ((H, W) in [0, 1]) as an 8-bit grey PNG (white = object) at size_wh (the
+    photo's): what --mask reads back, and what an artist can paint over."""
+    from ..silhouette import resize
+
+    grey = np.clip(resize(mask, size_wh) * 255 + 0.5, 0, 255).astype(np.uint8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grey, mode="L").save(path)

@@ -16,9 +16,10 @@ from refine_protocol.messages import JOB_ID
 from ..camera import BlenderCamera
 from ..camera.fit import search_start
 from ..errors import InputError, LimitError
-from ..inputs import RefineInputs, check_mesh, check_silhouette, check_view
+from ..inputs import RefineInputs, check_mask, check_mesh, check_photo, check_silhouette, check_view
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, preset
+from ..silhouette import check_aspect
 
 
 class RequestError(ValueError):
@@ -76,8 +77,9 @@ class RefineRequest:
     job: str
     verts: np.ndarray  # (V, 3) float32 world units (a view of the frame)
     faces: np.ndarray  # (F, 3) int32 (a view of the frame)
-    mask: np.ndarray  # (H, W) uint8, 255 = object
-    image: memoryview | None  # the encoded photo, decoded when the job starts if the preset uses it
+    mask: np.ndarray | None  # (H, W) uint8, 255 = object; None: found in the photo when the job starts
+    source: str  # where the mask came from (refine_protocol.messages.SILHOUETTE_*)
+    image: memoryview | None  # the encoded photo, decoded when the job starts if needed
     camera: BlenderCamera
     settings: Settings
     progress_hz: float
@@ -85,11 +87,13 @@ class RefineRequest:
     nbytes: int  # memory held while waiting
 
     def inputs(self) -> RefineInputs:
-        """The engine's inputs, validated when the job was queued: converted here, not checked again.
-        The photo is decoded only if the settings use its colours."""
-        photo = load_image(self.image, opaque_ok=True)[0] if self.image is not None and self.settings.uses_image else None
+        """The engine's inputs, validated when the job was queued: converted and resampled to the
+        camera's size here. The photo is decoded only if its colours are used."""
+        needed = self.image is not None and (self.mask is None or self.settings.uses_image)
+        photo = check_photo(load_image(self.image).rgb, self.camera) if needed else None
+        mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
-        return RefineInputs(verts, faces, self.mask.astype(np.float32) / 255.0, self.camera, self.settings, photo)
+        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source)
 
 
 # Settings a client may override, with their types; everything else comes from the preset.
@@ -117,16 +121,18 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         settings = _settings(h.get("settings", {}), limits)
         verts, faces = _mesh(frame, limits)
         checked_verts = check_mesh(verts, faces)[0]
-        image, mask = _image(frame, limits)
-        camera = _camera(h.get("camera"), settings, verts, mask, limits)
-        check_silhouette(mask, camera)
+        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame))
+        camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
+        if mask is not None:
+            check_silhouette(mask, camera)
+        check_aspect(image_wh, camera.image_size_wh, "image")
         check_view(checked_verts, camera)
     except LimitError as exc:
         raise RequestError(m.LIMIT_EXCEEDED, str(exc)) from None
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
-    nbytes = frame.nbytes + mask.nbytes
-    return RefineRequest(job, verts, faces, mask, image, camera, settings, float(hz), pv, nbytes)
+    nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
+    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
@@ -171,14 +177,14 @@ def _mesh(frame: Frame, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
 _DECODING = threading.BoundedSemaphore(2)
 
 
-def _camera(raw: Any, settings: Settings, verts: np.ndarray, mask: np.ndarray, limits: Limits) -> BlenderCamera:
+def _camera(raw: Any, settings: Settings, verts: np.ndarray, image_wh: tuple[int, int], limits: Limits) -> BlenderCamera:
     """The request's camera. A search may go without one, or start from one at another
     resolution: it then takes the photo's (fit.search_start)."""
     if raw is None and settings.fit_camera != m.FIT_SEARCH:
         raise RequestError(m.BAD_REQUEST, "a refine request needs a 'camera' unless settings.fit_camera is 'search'")
     camera = None if raw is None else BlenderCamera.from_dict(raw)
     if settings.fit_camera == m.FIT_SEARCH:
-        camera = search_start(camera, verts, (mask.shape[1], mask.shape[0]))
+        camera = search_start(camera, verts, image_wh)
     assert camera is not None
     w, h = camera.image_size_wh
     if w * h > limits.max_image_pixels:
@@ -186,8 +192,18 @@ def _camera(raw: Any, settings: Settings, verts: np.ndarray, mask: np.ndarray, l
     return camera
 
 
-def _image(frame: Frame, limits: Limits) -> tuple[memoryview | None, np.ndarray]:
-    """The encoded photo (kept for the job) and the silhouette as (H, W) uint8."""
+def _find_silhouette(header: dict[str, Any], frame: Frame) -> bool:
+    find = header.get("find_silhouette", False)
+    if not isinstance(find, bool):
+        raise RequestError(m.BAD_REQUEST, "'find_silhouette' must be true or false")
+    if find and "mask" in frame.blobs:
+        raise RequestError(m.BAD_REQUEST, "'find_silhouette' and a 'mask' blob exclude each other")
+    return find
+
+
+def _image(frame: Frame, limits: Limits, find: bool) -> tuple[memoryview | None, np.ndarray | None, str, tuple[int, int]]:
+    """The encoded photo (kept for the job), the silhouette as (H, W) uint8 (None: found in the
+    photo when the job starts), its source, and the photo's (W, H) (the mask's without a photo)."""
     encoded = frame.blobs["image"].data if "image" in frame.blobs else None
     _blob(frame, "image", ("u8",), 1)  # dtype and shape check
     raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
@@ -198,11 +214,12 @@ def _image(frame: Frame, limits: Limits) -> tuple[memoryview | None, np.ndarray]
             if not np.isfinite(raw_mask).all():
                 raise InputError("mask: non-finite values")
             raw_mask = np.round(np.clip(raw_mask, 0.0, 1.0) * 255).astype(np.uint8)
+        image_wh = raw_mask.shape[::-1]
         if encoded is not None:  # decodable, and no larger than the limit
             with _DECODING:
-                load_silhouette(encoded, opaque_ok=True, max_pixels=limits.max_image_pixels)
-        return encoded, raw_mask
+                image_wh = load_silhouette(encoded, max_pixels=limits.max_image_pixels)[2]
+        return encoded, raw_mask, m.SILHOUETTE_MASK, image_wh
     if encoded is None:
         raise RequestError(m.BAD_REQUEST, "a refine request needs blob 'image' (an encoded image file) or 'mask'")
     with _DECODING:
-        return encoded, load_silhouette(encoded, max_pixels=limits.max_image_pixels)
+        return encoded, *load_silhouette(encoded, max_pixels=limits.max_image_pixels, find=find)

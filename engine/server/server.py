@@ -316,7 +316,7 @@ class Server:
 
                 torch.cuda.empty_cache()
         req, conn = job.request, job.owner
-        h, w = req.mask.shape
+        w, h = req.camera.image_size_wh
         log.info(
             "job %d/%s from %s: %d vertices, %d faces, %dx%d px, %s on %s in %.1f s",
             conn.number, job.id, conn.address, len(req.verts), len(req.faces), w, h, outcome, self.device,
@@ -347,7 +347,10 @@ class Server:
         report["history_columns"], history = history_blob(report.pop("history"))
         vertices = Blob.from_array("vertices", np.asarray(result.vertices), "f32")
         header = {"type": m.RESULT, "job": job.id, "report": json_safe(report), "camera": result.camera.to_dict()}
-        self._end(job, header, [vertices, history])
+        blobs = [vertices, history]
+        if req.mask is None and result.mask is not None:  # found in the photo: the client may show and correct it
+            blobs.append(Blob.from_array("mask", np.round(result.mask * 255).astype(np.uint8), "u8"))
+        self._end(job, header, blobs)
         return f"done, {iterations} it (best {result.report.best_iteration})"
 
     def _progress_callback(self, job: Job) -> Any:

@@ -205,6 +205,60 @@ def camera_scenarios() -> dict:
     return out
 
 
+def photo_scenarios() -> dict:
+    """A plain photo (a shaded render over a backdrop, no alpha): the engine finds the silhouette,
+    the add-on keeps it as a packed image, the artist paints into it and refines against it."""
+    for o in list(bpy.data.objects):
+        bpy.data.objects.remove(o)
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 80, 100
+    bpy.ops.object.camera_add(location=(0.6, -5.5, 1.2), rotation=(np.radians(78), 0, np.radians(6)))
+    scene.camera = bpy.context.active_object
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=1.0)
+    target = bpy.context.active_object
+    target.scale = (1.35, 1.0, 0.75)
+    paint = bpy.data.materials.new("Paint")
+    paint.use_nodes = True
+    paint.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.8, 0.3, 0.1, 1.0)  # orange
+    target.data.materials.append(paint)
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
+    sun.rotation_euler = (0.9, 0.0, 0.4)
+    scene.collection.objects.link(sun)
+    truth = render_alpha(WORK / "plain_truth.png")
+    bpy.ops.mesh.primitive_plane_add(size=40.0, location=(0.0, 3.0, 0.0), rotation=(np.radians(90), 0, 0))  # a backdrop
+    backdrop = bpy.context.active_object
+    scene.render.film_transparent = False
+    photo = WORK / "plain.png"
+    render_rgba(photo)  # opaque: its alpha covers everything, as a photo's
+    scene.render.film_transparent = True
+    for o in (target, backdrop, sun):
+        bpy.data.objects.remove(o)
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=1.0, location=(0.05, 0.0, 0.05))
+    obj = bpy.context.active_object
+    obj.name = "Plain"
+    scene.refine.image_path, scene.refine.preset, scene.refine.iterations = str(photo), "fast", 10
+    scene.refine.silhouette, scene.refine.mask_image = "ALPHA", None
+    a, config = addon(), addon().preferences.engine_config(bpy.context)
+    out: dict = {"operator": list(bpy.ops.refine.refine_mesh()), "status": scene.refine.status}
+    mask = scene.refine.mask_image
+    out["mask"] = None if mask is None else [mask.name, mask.packed_file is not None, list(mask.size)]
+    if mask is not None:
+        px = np.array(mask.pixels[:], np.float32).reshape(mask.size[1], mask.size[0], 4)[::-1, :, 0]
+        out["mask_iou"] = iou(px, truth)
+        px[:, : px.shape[1] // 2] = 0.0  # the artist paints out the left half
+        painted = np.ones((*px.shape, 4), np.float32)
+        painted[..., :3] = px[::-1, :, None]
+        mask.pixels.foreach_set(painted.ravel())
+    obj.shape_key_clear()
+    scene.refine.silhouette = "MASK"
+    left = [float((render_alpha(WORK / "plain_start.png")[:, :48] > 0.5).mean())]
+    session = a.session.run_blocking(bpy.context, obj, config, a.session.Inputs.from_panel(scene))
+    left.append(float((render_alpha(WORK / "plain_masked.png")[:, :48] > 0.5).mean()))
+    out["masked"] = [session.report["silhouette"]["source"], *left]
+    scene.refine.silhouette, scene.refine.mask_image = "ALPHA", None
+    return out
+
+
 def main() -> None:
     # Install and enable the zip exactly like Preferences > Get Extensions > Install from Disk.
     result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
@@ -318,6 +372,7 @@ def main() -> None:
         found["deleted_mid_run"] = str(exc)
 
     found["camera"] = camera_scenarios()
+    found["photo"] = photo_scenarios()
 
     # Stop the engine; unregister and register again.
     proc = a.engine_link.LINK.launched.proc

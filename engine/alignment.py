@@ -1,0 +1,115 @@
+"""The photo's silhouette and the camera, each helping the other, before the shape moves.
+
+A silhouette the user gave (a mask, the photo's alpha) is final: only the camera is fitted to it
+(camera.fit). A silhouette found in the photo (silhouette.extract) is seeded by the mesh seen
+through the camera, so it is only as good as that camera:
+- a camera used as is, or close ("refine"): its projection seeds the silhouette;
+- an unknown camera ("search"): the picture's border seeds it (the object is the photo's subject);
+and once a fitted camera is accepted, the silhouette is found again from its projection. If that
+changes the silhouette (IoU below SETTLED), the camera is refined once more against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+import refine_protocol.messages as m
+
+from .camera import BlenderCamera, project, render_size, rescale_pixels
+from .camera.fit import CameraFit, OnFitStep, fit_camera, silhouette_iou
+from .camera.pose import rotation_between_deg
+from .inputs import RefineInputs
+from .metrics import iou
+from .render import hard_silhouette
+from .silhouette import Extraction, extract_silhouette
+from .silhouette.extract import WORK_SIZE
+
+SETTLED = 0.98  # silhouettes found from two cameras that overlap this much need no second fit
+
+
+@dataclass
+class Alignment:
+    """What the shape is refined against."""
+
+    mask: np.ndarray  # (H, W) float32 in [0, 1], the camera's resolution
+    fit: CameraFit | None  # the camera fit, None when the camera is used as is
+    silhouette: dict[str, Any]  # the report's silhouette section: source, and for a found one its checks
+
+    @property
+    def camera(self) -> BlenderCamera | None:
+        return None if self.fit is None else self.fit.camera
+
+
+def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None = None) -> Alignment:
+    """The silhouette and the camera for `inputs` (inputs.mask None: found in inputs.image).
+    Raises InputError when the photo shows no object, FitCancelled when `on_step` says stop."""
+    mode = inputs.settings.fit_camera
+
+    def fit(mask: np.ndarray, camera: BlenderCamera, how: str) -> CameraFit:
+        return fit_camera(inputs.verts, inputs.faces, mask, camera, how, device, on_step)
+
+    if inputs.mask is not None:
+        fitted = None if mode == m.FIT_OFF else fit(inputs.mask, inputs.camera, mode)
+        return Alignment(inputs.mask, fitted, {"source": inputs.silhouette_source})
+    find = _finder(inputs)
+    found = find(None if mode == m.FIT_SEARCH else inputs.camera)
+    if mode == m.FIT_OFF:
+        return Alignment(found.mask, None, _section([found]))
+    first = fit(found.mask, inputs.camera, mode)
+    if not first.accepted:
+        return Alignment(found.mask, first, _section([found]))
+    again = find(first.camera)
+    if iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
+        return Alignment(again.mask, first, _section([found, again]))
+    second = fit(again.mask, first.camera, m.FIT_REFINE)
+    return Alignment(again.mask, _chained(first, second, inputs, again.mask), _section([found, again], refits=1))
+
+
+def _finder(inputs: RefineInputs) -> Callable[[BlenderCamera | None], Extraction]:
+    """camera (or None: no seed from the mesh) -> the silhouette found in the photo."""
+    assert inputs.image is not None
+
+    def find(camera: BlenderCamera | None) -> Extraction:
+        prior = None if camera is None else projection(inputs.verts, inputs.faces, camera)
+        return extract_silhouette(inputs.image, prior)
+
+    return find
+
+
+def projection(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera, longest: int = WORK_SIZE) -> np.ndarray:
+    """(h, w) bool: the mesh seen by the camera, at `longest` pixels on the picture's longest side."""
+    wh = camera.image_size_wh
+    hw = render_size(wh, min(longest, max(wh)))
+    pix = rescale_pixels(project(camera, torch.tensor(verts, dtype=torch.float64)), wh, hw)
+    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), hw)[0].numpy()
+
+
+def _chained(first: CameraFit, second: CameraFit, inputs: RefineInputs, mask: np.ndarray) -> CameraFit:
+    """Two fits reported as one: from the given camera to the last accepted one, both IoUs
+    against the final silhouette."""
+    points = torch.tensor(inputs.verts, dtype=torch.float32)
+    faces = torch.as_tensor(inputs.faces, dtype=torch.int64)
+    before = silhouette_iou(inputs.camera, points, faces, torch.tensor(mask)[None, None])
+    last = second.camera  # the first fit's camera when the second is rejected
+    return replace(
+        first,
+        camera=last,
+        fitted=last,
+        iou_before=before,
+        iou_after=max(second.iou_before, second.iou_after),
+        rotation_deg=first.rotation_deg if last is first.camera else rotation_between_deg(inputs.camera, last),
+        lens_after=last.lens,
+        seconds=first.seconds + second.seconds,
+    )
+
+
+def _section(extractions: list[Extraction], refits: int = 0) -> dict[str, Any]:
+    """The last silhouette found, the time all took, how often it was found and the camera refitted."""
+    last = extractions[-1].to_dict()
+    last["seconds"] = sum(e.seconds for e in extractions)
+    return {"source": m.SILHOUETTE_AUTO, **last, "rounds": len(extractions), "camera_refits": refits}

@@ -1,0 +1,29 @@
+"""One refinement's inputs from files: the mesh, the photo (and a mask), the camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from refine_protocol.messages import FIT_SEARCH
+
+from ..camera.fit import search_start
+from ..inputs import RefineInputs
+from ..settings import Settings
+from .camera_io import load_camera
+from .image_io import Photo, load_image
+from .mesh_io import load_mesh
+
+
+def load_inputs(
+    mesh: Path, image: Path, camera: Path | None, mask: Path | None, settings: Settings, find_silhouette: bool = False
+) -> tuple[RefineInputs, Photo]:
+    """The checked inputs (raises InputError naming the first problem) and the photo as read (its
+    size is the size of a mask written back). Without a camera file, a search starts from
+    fit.search_start; the caller makes sure the settings search."""
+    verts, faces = load_mesh(mesh)
+    photo = load_image(image, mask, find=find_silhouette)
+    given = load_camera(camera) if camera else None
+    if settings.fit_camera == FIT_SEARCH:
+        given = search_start(given, verts, (photo.rgb.shape[1], photo.rgb.shape[0]))
+    assert given is not None
+    return RefineInputs.checked(verts, faces, photo.mask, given, settings, photo.rgb, photo.source), photo

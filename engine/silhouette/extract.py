@@ -1,0 +1,158 @@
+"""The object's silhouette from a photo without alpha: GrabCut (OpenCV) seeded by the mesh.
+
+Offline and classical: no model weights. The coarse mesh projected with the camera says roughly
+where the object is, but its errors are exactly what the refinement must fix, so only what it is
+sure of becomes a hard label: the projection's core (deep inside it) is object, what lies far
+outside it and the picture's border are background. Everything else is only "probably" object
+(inside the projection) or background (near it), and GrabCut's colour models decide. Without a
+usable projection (a camera still unknown) the seeds are the picture's border alone, as for a
+centred product shot.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..metrics import iou
+from .resample import resize
+
+WORK_SIZE = 400  # longest side (px) GrabCut works at: its cost grows with the pixel count
+CORE = 0.5  # hard object: deeper inside the projection than this share of its deepest point
+FAR = 0.35  # hard background: farther outside the projection than this many object radii
+BORDER = 0.03  # without a projection: the outer band (share of the picture's size) is background
+ITERATIONS = 5
+MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
+# Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
+# mesh's disagree more than a coarse mesh does (seed IoU), the outline does not follow the photo's
+# edges (edge contrast: 1 = no better than anywhere in the picture).
+LOW_SEED_IOU, MIN_SEED_IOU = 0.6, 0.3
+LOW_EDGE_CONTRAST, MIN_EDGE_CONTRAST = 1.5, 1.0
+ASK_FOR_MASK = "give a mask of the object (white = object) instead"
+
+
+@dataclass
+class Extraction:
+    mask: np.ndarray  # (H, W) float32 in [0, 1], 1 = object
+    seed_iou: float | None  # IoU of the result with the projected mesh (None: no projection)
+    edge_contrast: float  # mean gradient along the outline / mean gradient of the picture
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "seed_iou": self.seed_iou,
+            "edge_contrast": self.edge_contrast,
+            "seconds": self.seconds,
+            "warnings": self.warnings,
+        }
+
+
+def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None) -> Extraction:
+    """The object's silhouette in `rgb` ((H, W, 3) float32 in [0, 1]), seeded by `prior` ((h, w)
+    bool at any size of the photo's aspect: the mesh's projection; or None). Raises InputError
+    when nothing object-like is found or the result is not to be trusted."""
+    t0 = time.perf_counter()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, WORK_SIZE / max(h, w))
+    size = (max(int(round(w * scale)), 8), max(int(round(h * scale)), 8))
+    small = resize(rgb, size)
+    bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
+    seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
+    labels = _seed_labels(seed) if seed is not None and seed.any() else _border_labels(size[::-1])
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(bgr, labels, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:  # e.g. one of the colour models got no pixels
+        raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
+    found = _keep_object(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), seed)
+    _check_area(found)
+    mask = resize(found.astype(np.float32), (w, h))
+    seed_iou = None if seed is None else iou(found, seed)
+    out = Extraction(mask, seed_iou, _edge_contrast(small, found), time.perf_counter() - t0)
+    _check_confidence(out)
+    return out
+
+
+def _check_confidence(found: Extraction) -> None:
+    """Raise InputError for a silhouette not to be trusted; add warnings for a doubtful one."""
+    seed_iou, contrast = found.seed_iou, found.edge_contrast
+    if contrast < MIN_EDGE_CONTRAST:
+        raise InputError(
+            f"image: the object's outline cannot be found in the photo (it follows no edges: contrast {contrast:.1f}); {ASK_FOR_MASK}"
+        )
+    if seed_iou is not None and seed_iou < MIN_SEED_IOU:
+        raise InputError(
+            f"image: what stands out in the photo does not look like the mesh seen from the camera (IoU {seed_iou:.2f}): "
+            f"the photo may show something else, or the camera is far off (fit it); {ASK_FOR_MASK}"
+        )
+    if seed_iou is not None and seed_iou < LOW_SEED_IOU:
+        found.warnings.append(
+            f"the silhouette found in the photo overlaps the mesh's only {seed_iou:.2f} (IoU); check it (mask out)"
+        )
+    if contrast < LOW_EDGE_CONTRAST:
+        found.warnings.append(
+            f"the silhouette found in the photo follows weak edges (contrast {contrast:.1f}); check it (mask out)"
+        )
+
+
+def _seed_labels(seed: np.ndarray) -> np.ndarray:
+    """GrabCut labels from the projection (H, W) bool: its core object, far outside and the
+    border background, the rest probable."""
+    inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 5)
+    radius = np.sqrt(seed.sum() / np.pi)
+    labels = np.where(seed, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    labels[outside > FAR * radius] = cv2.GC_BGD
+    border = np.zeros_like(seed)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    labels[border & ~seed] = cv2.GC_BGD
+    labels[inside > CORE * inside.max()] = cv2.GC_FGD
+    return labels
+
+
+def _border_labels(hw: tuple[int, int]) -> np.ndarray:
+    """No projection: the outer band is background, everything inside it probably object."""
+    h, w = hw
+    b = max(int(round(BORDER * max(h, w))), 1)
+    labels = np.full((h, w), cv2.GC_BGD, np.uint8)
+    labels[b:-b, b:-b] = cv2.GC_PR_FGD
+    return labels
+
+
+def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
+    """The connected parts that touch the projection (else the largest part): specks of
+    background that look like the object are dropped; holes (a mug's handle) are kept."""
+    count, parts = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return found
+    sizes = np.bincount(parts.ravel(), minlength=count)
+    sizes[0] = 0
+    if seed is not None and (seed & found).any():
+        keep = np.unique(parts[seed & found])
+        keep = keep[(keep > 0) & (sizes[keep] >= 0.01 * sizes.max())]
+    else:
+        keep = np.array([int(np.argmax(sizes))])
+    return np.isin(parts, keep)
+
+
+def _check_area(found: np.ndarray) -> None:
+    share = float(found.mean())
+    if share < MIN_AREA:
+        raise InputError(f"image: no object found in the photo (the silhouette is empty); {ASK_FOR_MASK}")
+    if share > MAX_AREA:
+        raise InputError(f"image: the silhouette found covers {share:.0%} of the photo; {ASK_FOR_MASK}")
+
+
+def _edge_contrast(rgb: np.ndarray, found: np.ndarray) -> float:
+    """Mean colour gradient on the outline over the picture's mean gradient (1: no better than
+    anywhere; a clean cut-out on a backdrop scores well above 2)."""
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2GRAY)
+    grad = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    f = found.astype(np.uint8)
+    outline = (cv2.dilate(f, np.ones((3, 3), np.uint8)) - cv2.erode(f, np.ones((3, 3), np.uint8))) > 0
+    return float(grad[outline].mean() / max(grad.mean(), 1e-6))

@@ -1,0 +1,106 @@
+"""Silhouettes from plain photos (engine/silhouette): GrabCut seeded by the projected coarse mesh,
+on the bundled example's photo composited over a light backdrop and over a busy pattern."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.camera.fit import search_start
+from engine.camera.pose import rotation_between_deg
+from engine.errors import InputError
+from engine.metrics import iou
+from engine.preview import silhouette
+from engine.refine import refine
+from engine.settings import preset
+from engine.silhouette import extract_silhouette, to_camera_size
+
+
+def _backdrop(kind: str, hw: tuple[int, int]) -> np.ndarray:
+    yy, xx = np.mgrid[0 : hw[0], 0 : hw[1]] / max(hw)
+    if kind == "product":  # a light backdrop with a soft vertical gradient
+        return np.stack([0.92 - 0.1 * yy, 0.9 - 0.1 * yy, 0.88 - 0.1 * yy], -1)
+    waves = np.sin(xx[..., None] * np.array([13.0, 7.0, 5.0]) + yy[..., None] * np.array([3.0, 11.0, 17.0]))
+    return np.clip(0.5 + 0.3 * waves, 0, 1)
+
+
+def _plain_photo(example, kind: str) -> np.ndarray:
+    alpha = example["mask"][..., None]
+    return (example["rgb"] * alpha + _backdrop(kind, alpha.shape[:2]) * (1 - alpha)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["product", "cluttered"])
+@pytest.mark.parametrize("seeded", [True, False])
+def test_the_silhouette_of_a_plain_photo_matches_its_alpha(example, kind, seeded):
+    """Seeded by the coarse mesh (IoU 0.81 with the truth) or by the picture's border alone."""
+    prior = silhouette(example["verts"], example["faces"], example["camera"]) if seeded else None
+    found = extract_silhouette(_plain_photo(example, kind), prior)
+    truth = example["mask"] > 0.5
+    assert iou(found.mask > 0.5, truth) > 0.95
+    if seeded:
+        assert iou(prior, truth) < 0.85 and found.seed_iou == pytest.approx(iou(found.mask > 0.5, prior), abs=0.03)
+    assert found.edge_contrast > 3 and not found.warnings
+
+
+def test_a_featureless_photo_has_no_object(example):
+    flat = np.full((*example["mask"].shape, 3), 0.5, np.float32)
+    with pytest.raises(InputError, match="cannot be found in the photo .*give a mask"):
+        extract_silhouette(flat, silhouette(example["verts"], example["faces"], example["camera"]))
+    with pytest.raises(InputError, match="no object found|the object could not be told"):
+        extract_silhouette(flat)
+
+
+def test_a_photo_of_something_else_is_refused(example):
+    """A dark disc in a corner of a light backdrop, away from where the mesh projects."""
+    h, w = example["mask"].shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (xx - 0.85 * w) ** 2 + (yy - 0.25 * h) ** 2 < (0.1 * h) ** 2
+    photo = np.where(disc[..., None], 0.2, 0.9).astype(np.float32) * np.ones(3, np.float32)
+    with pytest.raises(InputError, match="give a mask"):
+        extract_silhouette(photo, silhouette(example["verts"], example["faces"], example["camera"]))
+
+
+def test_a_plain_photo_of_twice_the_size_refines_like_its_alpha(example):
+    """refine() without a mask finds it (seeded by the mesh through the exact camera), at the
+    camera's size, and refines about as well as from the true alpha."""
+    h, w = example["mask"].shape
+    big = cv2.resize(_plain_photo(example, "product"), (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    settings = preset("fast").with_overrides(iterations=40)
+    args = (example["verts"], example["faces"])
+    auto = refine(*args, None, example["camera"], settings, image=big)
+    alpha = refine(*args, example["mask"], example["camera"], settings)
+    sil = auto.report.silhouette
+    assert sil["source"] == "automatic" and sil["rounds"] == 1 and sil["seed_iou"] > 0.75 and not sil["warnings"]
+    assert alpha.report.silhouette == {"source": "mask"} and alpha.mask is not None
+    assert auto.mask.shape == (h, w) and iou(auto.mask > 0.5, example["mask"] > 0.5) > 0.95
+    size = np.ptp(example["gt_verts"], axis=0).max()
+    apart = np.linalg.norm(auto.vertices - alpha.vertices, axis=1)
+    assert apart.mean() < 0.01 * size, (apart.mean() / size, apart.max() / size)
+
+
+def test_photos_of_any_size_with_the_cameras_aspect_are_resampled():
+    """Area filtering: shrinking a 2x photo averages each 2x2 block exactly."""
+    big = np.kron(np.eye(4, 6, dtype=np.float32), np.ones((2, 2), np.float32))  # 8 x 12
+    big[0, 0] = 0.0
+    small = to_camera_size(big, (6, 4), "mask")
+    assert small.shape == (4, 6) and small[0, 0] == 0.75 and small[1, 1] == 1.0 and small[0, 1] == 0.0
+    assert to_camera_size(big, (24, 16)).shape == (16, 24)
+    with pytest.raises(InputError, match=r"aspect ratio 12x8 = 1.5000 differs from the camera's 6x5 = 1.2000"):
+        to_camera_size(big, (6, 5))
+
+
+def test_a_plain_photo_and_no_camera_the_mask_and_the_camera_help_each_other(example):
+    """The user's first run: a photo without alpha and no camera. The first silhouette is seeded
+    by the picture's border alone, the search finds the camera on it, and the silhouette is found
+    again from the found camera's view of the mesh."""
+    photo = _plain_photo(example, "product")
+    h, w = example["mask"].shape
+    start = search_start(None, example["verts"], (w, h))
+    settings = preset("fast").with_overrides(iterations=10, fit_camera="search")
+    result = refine(example["verts"], example["faces"], None, start, settings, image=photo)
+    sil, fit = result.report.silhouette, result.report.camera
+    assert sil["source"] == "automatic" and sil["rounds"] == 2 and sil["seed_iou"] > 0.75, sil
+    assert fit["accepted"] and fit["iou_after"] > 0.8, fit
+    assert iou(result.mask > 0.5, example["mask"] > 0.5) > 0.95
+    assert rotation_between_deg(result.camera, example["camera"]) < 15
