@@ -1,5 +1,5 @@
-import sys
+"""`python -m engine ...`: the same as the `refine-engine` console script."""
 
-from .cli import main
+from .cli import run
 
-sys.exit(main())
+run()

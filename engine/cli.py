@@ -150,6 +150,68 @@ def _print_summary(out: Path, r: Report) -> None:
     )
 
 
+def _batch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="refine every row of a manifest (CSV or JSON lines); resumable")
+    p.add_argument(
+        "jobs",
+        type=Path,
+        help="manifest: columns mesh,image[,camera,mask,name,preset,symmetry,iterations,seed,fit_camera,find_silhouette]",
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder: <name>/refined.<ext>, report.json, done.json; summary.csv"
+    )
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per GPU, else one per 4 CPU threads)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: its address, 'auto' (the running one) or 'local'")
+    p.add_argument("--force", action="store_true", help="redo rows whose outputs are up to date")
+    p.add_argument("--timeout", type=float, default=0.0, help="seconds per row before it stops and fails (default: none)")
+    p.add_argument("--preset", choices=list(PRESETS), help="default preset for rows without one")
+    p.add_argument("--fit-camera", choices=list(FIT_CAMERA), help="default camera fit for rows without one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from .batch import LocalPool, local_split, read_manifest, run_batch
+    from .batch.summary import table, write_csv
+
+    defaults = {k: v for k, v in (("preset", args.preset), ("fit_camera", args.fit_camera)) if v}
+    rows = read_manifest(args.jobs, defaults)
+    if args.ray:
+        from .batch.ray_pool import RayPool
+
+        pool = RayPool(args.ray)
+    else:
+        cpus, gpus = os.cpu_count() or 1, torch.cuda.device_count()
+        workers = args.workers or local_split(cpus, gpus)[0]
+        pool = LocalPool(workers, max(1, cpus // workers), gpus)
+    bar = tqdm(total=len(rows), desc="batch", unit="row", disable=args.quiet, file=sys.stderr)
+    failed = 0
+
+    def on_result(r) -> None:
+        nonlocal failed
+        failed += r.status == "failed"
+        bar.update(1)
+        bar.set_postfix(failed=failed, refresh=False)
+        if r.status == "failed":
+            bar.write(f"row {r.row.index} ({r.row.name}): FAILED: {r.outcome.message}", file=sys.stderr)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        results = run_batch(rows, args.out, pool, defaults, args.timeout, args.force, on_result)
+    except KeyboardInterrupt:
+        bar.close()
+        print("interrupted: finished rows are kept; run the same command again to continue", file=sys.stderr)
+        return 130
+    bar.close()
+    write_csv(args.out / "summary.csv", results)
+    print(table(results))
+    print(f"{len(results) - failed} of {len(results)} rows done or up to date; summary: {args.out / 'summary.csv'}")
+    return 1 if failed else 0
+
+
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
     from dataclasses import fields
 
@@ -260,9 +322,10 @@ def _watch_parent(stop) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine", description="REFINE mesh refinement engine")
+    parser = argparse.ArgumentParser(prog="refine-engine", description="REFINE mesh refinement engine (also: python -m engine)")
     sub = parser.add_subparsers(dest="command", required=True)
     _refine_parser(sub)
+    _batch_parser(sub)
     _serve_parser(sub)
     args = parser.parse_args(argv)
     try:
@@ -270,8 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_refine(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "batch":
+            return cmd_batch(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
 
+
+def run() -> None:
+    """The `refine-engine` console script (pip install): `refine-engine refine|serve ...`."""
+    sys.exit(main())

@@ -13,8 +13,9 @@ from .refine_protocol.launcher import EngineProcess, LaunchError, launch
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """mode "LAUNCH": run `python -m engine serve` from `engine_root` with the interpreter
-    `python`; mode "ATTACH": connect to host:port with token."""
+    """mode "LAUNCH": run `python -m engine serve` with the interpreter `python`, from the
+    checkout `engine_root` (empty: the engine is installed in that interpreter, `pip install`);
+    mode "ATTACH": connect to host:port with token."""
 
     mode: str = "LAUNCH"
     python: str = ""
@@ -55,14 +56,14 @@ class EngineLink:
                 return self._process
             if not config.python or not Path(config.python).exists():
                 raise EngineUnavailable(f"engine Python not found: {config.python!r}; set it in the add-on preferences")
-            if not (Path(config.engine_root) / "engine" / "__main__.py").exists():
+            if config.engine_root and not (Path(config.engine_root) / "engine" / "__main__.py").exists():
                 raise EngineUnavailable(
-                    f"no engine package in {config.engine_root!r}; set the engine folder in the add-on preferences"
+                    f"no engine package in {config.engine_root!r}; set the engine folder in the add-on preferences "
+                    "(or leave it empty for an engine installed in the Engine Python)"
                 )
             try:
-                self._process = launch(
-                    [config.python, "-m", "engine", "serve", "--exit-with-parent"], cwd=config.engine_root, log=config.log or None
-                )
+                command = [config.python, "-m", "engine", "serve", "--exit-with-parent"]
+                self._process = launch(command, cwd=config.engine_root or None, log=config.log or None)
             except LaunchError as exc:
                 raise EngineUnavailable(str(exc)) from None
             return self._process

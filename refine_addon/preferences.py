@@ -24,10 +24,12 @@ class RefinePreferences(bpy.types.AddonPreferences):
     python: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Engine Python",
         subtype="FILE_PATH",
-        description="Interpreter with torch + PyTorch3D, e.g. <checkout>/.venv/bin/python",
+        description="Interpreter with the engine: <venv>/bin/python after `pip install <checkout>`, or <checkout>/.venv/bin/python",
     )
     engine_root: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Engine folder", subtype="DIR_PATH", description="The checkout that contains the 'engine' package"
+        name="Engine folder",
+        subtype="DIR_PATH",
+        description="The checkout that contains the 'engine' package; empty when the engine is installed in the Engine Python",
     )
     host: bpy.props.StringProperty(name="Host", default="127.0.0.1")  # type: ignore[valid-type]
     port: bpy.props.IntProperty(name="Port", min=0, max=65535, default=0)  # type: ignore[valid-type]

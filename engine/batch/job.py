@@ -1,0 +1,99 @@
+"""One batch row as a pure function: input files' bytes and options in, output files' bytes and
+a summary out. Where it runs (a local worker process, a Ray actor on another machine) it needs
+no shared storage, and the same inputs give the same outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..camera.fit import silhouette_iou
+from ..errors import InputError
+from ..io import save_mesh
+from ..io.inputs_io import load_inputs
+from ..refine import refine_inputs
+from .manifest import Row
+
+# A job's outputs: the refined mesh (the input's format), the report and, with a camera fit, the camera.
+REPORT, CAMERA = "report.json", "camera.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    inputs: dict[str, tuple[str, bytes]]  # role (manifest.FILES) -> (file name, its bytes)
+    options: dict[str, Any]  # the batch's defaults merged with the row's (manifest.OPTIONS)
+    timeout_s: float = 0.0  # 0: none; else the run stops (cooperatively) and fails after this long
+
+    def key(self) -> str:
+        """Content key: the engine version, the options and every input's bytes. A row whose key
+        matches its finished outputs' is skipped on a rerun."""
+        h = hashlib.sha256(f"{__version__}\n{json.dumps(self.options, sort_keys=True)}".encode())
+        for role in sorted(self.inputs):
+            name, data = self.inputs[role]
+            h.update(f"\n{role}:{Path(name).suffix.lower()}:{len(data)}\n".encode())
+            h.update(data)
+        return h.hexdigest()
+
+
+@dataclass
+class Outcome:
+    status: str  # "done" or "failed"
+    seconds: float
+    message: str = ""
+    iou_before: float | None = None  # the input mesh's silhouette IoU with the photo (the camera used, 256 px)
+    iou_after: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # output file name -> bytes (done only)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "files"}
+
+
+def run_job(job: Job) -> Outcome:
+    """Refine one row. Never raises for bad inputs or a timeout: they are a failed Outcome."""
+    t0 = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="refine-job-") as tmp:
+            return _run(job, Path(tmp), t0)
+    except InputError as exc:
+        return Outcome("failed", time.perf_counter() - t0, str(exc))
+
+
+def _run(job: Job, tmp: Path, t0: float) -> Outcome:
+    paths = {}
+    for role, (name, data) in job.inputs.items():
+        paths[role] = tmp / "in" / role / Path(name).name
+        paths[role].parent.mkdir(parents=True)
+        paths[role].write_bytes(data)
+    settings = Row(0, job.name, options=job.options).settings({})
+    find = bool(job.options.get("find_silhouette", False))
+    inputs, _ = load_inputs(paths["mesh"], paths["image"], paths.get("camera"), paths.get("mask"), settings, find)
+    deadline = t0 + job.timeout_s if job.timeout_s > 0 else float("inf")
+    result = refine_inputs(inputs, lambda _p: time.perf_counter() > deadline)
+    if result.cancelled:
+        raise InputError(f"timed out after {job.timeout_s:g} s")
+    mesh_out = tmp / "out" / f"refined{paths['mesh'].suffix.lower()}"
+    save_mesh(mesh_out, result.vertices, inputs.faces, template=paths["mesh"])
+    report = result.report
+    files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(report.to_dict(), indent=1).encode()}
+    if report.camera is not None:
+        files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
+    ious = [_iou(result.camera, v, inputs.faces, result.mask) for v in (inputs.verts, result.vertices)]
+    warnings = [*(report.silhouette or {}).get("warnings", []), *report.self_check["warnings"]]
+    return Outcome("done", time.perf_counter() - t0, "", ious[0], ious[1], warnings, files)
+
+
+def _iou(camera, verts, faces, mask) -> float:
+    """The mesh's hard silhouette IoU with the photo's (camera.fit.silhouette_iou, 256 px)."""
+    points = torch.tensor(verts, dtype=torch.float32)
+    return silhouette_iou(camera, points, torch.as_tensor(faces), torch.tensor(mask)[None, None])

@@ -1,0 +1,71 @@
+"""`refine-engine batch`: a manifest of rows refined by a local pool of worker processes (and by
+Ray, tests/test_batch_ray.py): the outputs equal the CLI's for the same seed, a rerun skips rows
+that are up to date, a bad row fails alone and the exit code says so."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.batch import read_manifest
+from engine.io import load_mesh
+
+from .conftest import EXAMPLE, run_cli
+
+FAST = ("--preset", "fast")
+
+
+@pytest.fixture()
+def manifest(tmp_path: Path) -> Path:
+    """Two good rows (one with a relative path, one per-row option) and two bad ones."""
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLE, data)
+    rows = [
+        "name,mesh,image,camera,iterations,seed",
+        f"cow,{data / 'coarse.obj'},{data / 'photo.png'},{data / 'camera.json'},8,3",
+        "cow,data/coarse.obj,data/photo.png,data/camera.json,6,3",  # same name: gets a suffix
+        "broken,data/missing.obj,data/photo.png,data/camera.json,,",
+        "nocam,data/coarse.obj,data/photo.png,,,",
+    ]
+    path = tmp_path / "jobs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_reading_a_manifest_names_each_rows_problem(manifest):
+    rows = read_manifest(manifest)
+    assert [r.name for r in rows] == ["cow", "cow-2", "broken", "nocam"]
+    assert rows[1].files["mesh"] == manifest.parent / "data" / "coarse.obj" and rows[1].options == {"iterations": 6, "seed": 3}
+    assert "file not found: mesh" in rows[2].problem and "a camera is required" in rows[3].problem
+    assert not rows[0].problem and not rows[1].problem
+
+
+def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alone(manifest, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("batch", str(manifest), "--out", str(out), "--quiet", "--workers", "1", *FAST)
+    assert proc.returncode == 1, proc.stderr  # two rows failed
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("row,name,status,seconds,iou_before,iou_after")
+    assert [line.split(",")[2] for line in summary[1:]] == ["done", "done", "failed", "failed"]
+    report = json.loads((out / "cow" / "report.json").read_text())
+    assert report["iterations_run"] == 8 and report["settings"]["seed"] == 3
+    before, after = (float(x) for x in summary[1].split(",")[4:6])
+    assert after > before
+
+    cli_out = tmp_path / "cli.obj"
+    cli = run_cli("refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--image", str(EXAMPLE / "photo.png"), "--camera",
+                  str(EXAMPLE / "camera.json"), "--out", str(cli_out), "--iterations", "8", "--seed", "3", "--quiet", *FAST)  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    np.testing.assert_array_equal(load_mesh(out / "cow" / "refined.obj")[0], load_mesh(cli_out)[0])
+
+    again = run_cli("batch", str(manifest), "--out", str(out), "--quiet", *FAST)
+    assert [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]] == ["skipped", "skipped", "failed", "failed"]
+    assert again.returncode == 1 and "FAILED" in again.stderr
+    stamp = (out / "cow" / "done.json").stat().st_mtime_ns
+    forced = run_cli("batch", str(manifest), "--out", str(out), "--quiet", "--force", *FAST)
+    assert forced.returncode == 1 and (out / "cow" / "done.json").stat().st_mtime_ns != stamp
+    assert (out / "cow" / "refined.obj").read_bytes() == cli_out.read_bytes()
