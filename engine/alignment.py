@@ -63,20 +63,21 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     first = fit(found.mask, inputs.camera, mode)
     if not first.accepted:
         return Alignment(found.mask, first, _section([found]))
-    again = find(first.camera)
+    again = find(first.camera, found.mask)
     if iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
         return Alignment(again.mask, first, _section([found, again]))
     second = fit(again.mask, first.camera, m.FIT_REFINE)
     return Alignment(again.mask, _chained(first, second, inputs, again.mask), _section([found, again], refits=1))
 
 
-def _finder(inputs: RefineInputs) -> Callable[[BlenderCamera | None], Extraction]:
-    """camera (or None: no seed from the mesh) -> the silhouette found in the photo."""
+def _finder(inputs: RefineInputs) -> Callable[..., Extraction]:
+    """(camera or None: no seed from the mesh, the earlier silhouette or None) -> the silhouette
+    found in the photo (silhouette.extract: hard labels only where both seeds agree)."""
     assert inputs.image is not None
 
-    def find(camera: BlenderCamera | None) -> Extraction:
+    def find(camera: BlenderCamera | None, earlier: np.ndarray | None = None) -> Extraction:
         prior = None if camera is None else projection(inputs.verts, inputs.faces, camera)
-        return extract_silhouette(inputs.image, prior)
+        return extract_silhouette(inputs.image, prior, earlier)
 
     return find
 

@@ -25,6 +25,9 @@ WORK_SIZE = 400  # longest side (px) GrabCut works at: its cost grows with the p
 CORE = 0.5  # hard object: deeper inside the projection than this share of its deepest point
 FAR = 0.35  # hard background: farther outside the projection than this many object radii
 BORDER = 0.03  # without a projection: the outer band (share of the picture's size) is background
+PLAIN_BACKDROP = 0.05  # RMS colour spread (0..1) of the band around its linear fit below which a backdrop is plain
+SHADING = 0.02  # colour variation (0..1) of a lit backdrop that its linear fit leaves (chosen on the tune split)
+BACKDROP_D2 = 16.3  # squared Mahalanobis distance from the band's colours: chi-square, 3 dof, p = 0.001
 ITERATIONS = 5
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
 # Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
@@ -52,10 +55,12 @@ class Extraction:
         }
 
 
-def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None) -> Extraction:
+def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted: np.ndarray | None = None) -> Extraction:
     """The object's silhouette in `rgb` ((H, W, 3) float32 in [0, 1]), seeded by `prior` ((h, w)
-    bool at any size of the photo's aspect: the mesh's projection; or None). Raises InputError
-    when nothing object-like is found or the result is not to be trusted."""
+    bool at any size of the photo's aspect: the mesh's projection; or None) and, if given, by
+    `trusted` (an earlier silhouette of the photo, any size of its aspect, in [0, 1]: hard labels
+    only where it agrees). Raises InputError when nothing object-like is found or the result is
+    not to be trusted."""
     t0 = time.perf_counter()
     h, w = rgb.shape[:2]
     scale = min(1.0, WORK_SIZE / max(h, w))
@@ -63,7 +68,8 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None) -> Extr
     small = resize(rgb, size)
     bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
-    labels = _seed_labels(seed) if seed is not None and seed.any() else _border_labels(size[::-1])
+    agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
+    labels = _seed_labels(seed, agree) if seed is not None and seed.any() else _border_labels(small)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
         cv2.grabCut(bgr, labels, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
@@ -100,27 +106,54 @@ def _check_confidence(found: Extraction) -> None:
         )
 
 
-def _seed_labels(seed: np.ndarray) -> np.ndarray:
+def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None) -> np.ndarray:
     """GrabCut labels from the projection (H, W) bool: its core object, far outside and the
-    border background, the rest probable."""
+    border background, the rest probable. With `trusted` (a silhouette found earlier without
+    this projection's help) that silhouette is what is probable, and a hard label needs both to
+    agree: a mesh seen through a camera that is still a little off must not force its errors
+    into the mask."""
     inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
     outside = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 5)
     radius = np.sqrt(seed.sum() / np.pi)
-    labels = np.where(seed, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    labels[outside > FAR * radius] = cv2.GC_BGD
+    object_ok = np.ones_like(seed) if trusted is None else trusted  # where a hard object label may go
+    background_ok = np.ones_like(seed) if trusted is None else ~trusted
+    # "Probably object": the earlier silhouette when there is one (the photo's own evidence), else the projection.
+    labels = np.where(seed if trusted is None else trusted, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    labels[(outside > FAR * radius) & background_ok] = cv2.GC_BGD
     border = np.zeros_like(seed)
     border[[0, -1], :] = border[:, [0, -1]] = True
     labels[border & ~seed] = cv2.GC_BGD
-    labels[inside > CORE * inside.max()] = cv2.GC_FGD
+    labels[(inside > CORE * inside.max()) & object_ok] = cv2.GC_FGD
     return labels
 
 
-def _border_labels(hw: tuple[int, int]) -> np.ndarray:
-    """No projection: the outer band is background, everything inside it probably object."""
-    h, w = hw
+def _border_labels(rgb: np.ndarray) -> np.ndarray:
+    """No projection: the outer band is background; inside it, what the band's colours explain
+    (a smooth backdrop: colour linear in x, y, plus the band's own spread) is probably
+    background, the rest probably object. GrabCut's object model then starts from the object's
+    colours, not the backdrop's. A busy band explains little: everything inside is then
+    probably object, as with a plain rectangle."""
+    h, w = rgb.shape[:2]
     b = max(int(round(BORDER * max(h, w))), 1)
     labels = np.full((h, w), cv2.GC_BGD, np.uint8)
-    labels[b:-b, b:-b] = cv2.GC_PR_FGD
+    inner = np.zeros((h, w), bool)
+    inner[b:-b, b:-b] = True
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    basis = np.stack([np.ones_like(xx), xx, yy], -1).reshape(-1, 3)
+    colours = rgb.reshape(-1, 3).astype(np.float64)
+    band = ~inner.ravel()
+    for _ in range(2):  # robust: refit without the band's worst fifth (the object or its shadow may touch it)
+        coef = np.linalg.lstsq(basis[band], colours[band], rcond=None)[0]
+        residual = colours - basis @ coef
+        size = np.linalg.norm(residual, axis=1)
+        band &= size <= np.quantile(size[band], 0.8)
+    spread = np.cov(residual[band].T)
+    cov = spread + SHADING**2 * np.eye(3)  # the backdrop's own shading, beyond its noise
+    d2 = np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual).reshape(h, w)
+    stands_out = inner & (d2 > BACKDROP_D2)
+    labels[inner] = cv2.GC_PR_FGD
+    if np.sqrt(np.trace(spread)) < PLAIN_BACKDROP and stands_out.mean() >= MIN_AREA:
+        labels[inner & ~stands_out] = cv2.GC_PR_BGD
     return labels
 
 
