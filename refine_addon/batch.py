@@ -5,6 +5,8 @@
         --object Cow --image photo.png --save
 
 or many objects listed in a CSV file with columns object,image[,camera]: `-- --list jobs.csv --save`.
+Refining outside Blender: `--export-manifest DIR` writes the rows for `refine-engine batch`,
+`--import-results DIR` reads its results back as "REFINE" shape keys (refine_addon/studio.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import bpy
 
+from . import studio
 from .engine_link import EngineConfig
 from .job import Event
 from .preferences import engine_config
@@ -67,29 +70,66 @@ def _parser() -> argparse.ArgumentParser:
         help="alpha: the photo's (a photo without alpha is segmented automatically); automatic: ignore the alpha; mask: --mask",
     )
     p.add_argument("--mask", help="silhouette mask file (white = object): --silhouette mask for every row")
+    p.add_argument(
+        "--export-manifest", type=Path, metavar="DIR", help="refine nothing: write the rows for `refine-engine batch` into DIR"
+    )
+    p.add_argument(
+        "--import-results", type=Path, metavar="DIR", help="refine nothing: read `refine-engine batch` results as REFINE keys"
+    )
     p.add_argument("--save", nargs="?", const="", help="save the .blend afterwards (to this path, or over the open file)")
     p.add_argument("--engine-python", help="start the engine with this interpreter (default: the add-on preferences)")
     p.add_argument("--engine-root", help="folder with the engine package (default: the add-on preferences)")
     return p
 
 
+def _row_inputs(row: dict[str, str], base: Inputs) -> tuple[bpy.types.Object, Inputs]:
+    """The row's object, and its inputs: its own image and camera, else the panel's."""
+    obj = bpy.data.objects.get(row["object"])
+    if obj is None or obj.type != "MESH":
+        raise InputProblem(f"no mesh object named {row['object']!r}")
+    camera = bpy.data.objects.get(row["camera"]) if row["camera"] else base.camera
+    if row["camera"] and (camera is None or camera.type != "CAMERA"):
+        raise InputProblem(f"no camera named {row['camera']!r}")
+    return obj, replace(base, camera=camera, image_path=row["image"] or base.image_path)
+
+
 def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, config: EngineConfig) -> bool:
     """One CSV row (or --object): its own image and camera, else the panel's. Prints the outcome."""
     t0 = time.perf_counter()
     try:
-        obj = bpy.data.objects.get(row["object"])
-        if obj is None:
-            raise InputProblem(f"no object named {row['object']!r}")
-        camera = bpy.data.objects.get(row["camera"]) if row["camera"] else base.camera
-        if row["camera"] and (camera is None or camera.type != "CAMERA"):
-            raise InputProblem(f"no camera named {row['camera']!r}")
-        inputs = replace(base, camera=camera, image_path=row["image"] or base.image_path)
+        obj, inputs = _row_inputs(row, base)
         session = run_blocking(context, obj, config, inputs, print_progress(row["object"]))
     except (InputProblem, RefineFailed) as exc:
         print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
         return False
     print(f"refine {row['object']}: done in {time.perf_counter() - t0:.1f} s: {session.summary()}", flush=True)
     return True
+
+
+def _studio(
+    context: bpy.types.Context, rows: list[dict[str, str]], base: Inputs, export: Path | None, results: Path | None
+) -> int:
+    """Export the rows as a manifest, or import a batch's results; returns the number of failed rows."""
+    written, failures = [], 0
+    if export:
+        export.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        try:
+            obj, inputs = _row_inputs(row, base)
+            if export:
+                written.append(studio.export_row(context, obj, inputs, export))
+            else:
+                assert results is not None
+                studio.import_result(obj, results)
+            print(f"refine {row['object']}: {'exported' if export else 'imported'}", flush=True)
+        except InputProblem as exc:
+            print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
+            failures += 1
+    if export:
+        print(
+            f"refine: wrote {studio.write_manifest(export, written)}; run: refine-engine batch {export / studio.MANIFEST} --out RESULTS"
+        )
+    return failures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         silhouette=args.silhouette or (m.SILHOUETTE_MASK if args.mask else panel.silhouette),
         mask_image=bpy.data.images.load(str(Path(args.mask).resolve()), check_existing=True) if args.mask else panel.mask_image,
     )
-    failures = sum(not _refine_row(context, row, base, config) for row in rows)
+    if args.export_manifest or args.import_results:
+        failures = _studio(context, rows, base, args.export_manifest, args.import_results)
+    else:
+        failures = sum(not _refine_row(context, row, base, config) for row in rows)
     if args.save is not None:
         if args.save:
             bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))

@@ -123,6 +123,14 @@ def test_a_plain_photo_gets_a_silhouette_the_artist_can_paint_and_reuse(findings
     assert source == "mask" and left_after < 0.5 * left_before, p["masked"]
 
 
+def test_rows_refined_outside_blender_come_back_as_refine_keys(findings):
+    """--export-manifest writes the row for `refine-engine batch`; --import-results reads its
+    refined mesh back as the REFINE key (world positions equal to the file's)."""
+    assert findings["studio_export"] == 0 and findings["studio_batch"][0] == 0, findings["studio_batch"]
+    assert findings["studio_import"] == 0 and findings["studio_report"] == 6
+    assert findings["studio_key"] < 1e-5, findings["studio_key"]
+
+
 def test_intermediate_updates_arrive_during_the_run(findings):
     assert findings["updates"] >= 3 and findings["updates_differ"]
 

@@ -63,7 +63,12 @@ def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alon
     np.testing.assert_array_equal(load_mesh(out / "cow" / "refined.obj")[0], load_mesh(cli_out)[0])
 
     again = run_cli("batch", str(manifest), "--out", str(out), "--quiet", *FAST)
-    assert [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]] == ["skipped", "skipped", "failed", "failed"]
+    assert [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]] == [
+        "skipped",
+        "skipped",
+        "failed",
+        "failed",
+    ]
     assert again.returncode == 1 and "FAILED" in again.stderr
     stamp = (out / "cow" / "done.json").stat().st_mtime_ns
     forced = run_cli("batch", str(manifest), "--out", str(out), "--quiet", "--force", *FAST)

@@ -22,23 +22,32 @@ RAY = Path(sys.executable).parent / "ray"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A Ray head on 127.0.0.1 with 2 CPUs; stopped afterwards."""
-    tmp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    """A Ray head on 127.0.0.1 with 2 CPUs; stopped afterwards. Its own HOME: Ray keeps an auth
+    token in ~/.ray, and head and drivers (the batch CLI, with this environment) must share it."""
+    saved = {k: os.environ.get(k) for k in ("HOME", "RAY_USAGE_STATS_ENABLED")}
+    os.environ.update(HOME=str(tmp_path_factory.mktemp("home")), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ)
     port = "6399"
     start = [str(RAY), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port, "--num-cpus", "2",
-             "--num-gpus", "0", "--include-dashboard", "false", "--temp-dir", str(tmp)]  # fmt: skip
+             "--num-gpus", "0", "--include-dashboard", "false"]  # fmt: skip
     subprocess.run(start, check=True, capture_output=True, env=env, timeout=180)
     try:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _manifest(tmp_path: Path, rows: int) -> Path:
     data = tmp_path / "data"
     shutil.copytree(EXAMPLE, data)
-    lines = ["name,mesh,image,camera,iterations,seed"] + [f"cow{i},data/coarse.obj,data/photo.png,data/camera.json,{6 + i},1" for i in range(rows)]
+    lines = ["name,mesh,image,camera,iterations,seed"] + [
+        f"cow{i},data/coarse.obj,data/photo.png,data/camera.json,{6 + i},1" for i in range(rows)
+    ]
     path = tmp_path / "jobs.csv"
     path.write_text("\n".join(lines) + "\n")
     return path

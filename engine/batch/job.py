@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ class Outcome:
     iou_after: float | None = None
     warnings: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # output file name -> bytes (done only)
+    peak_rss_mb: float = 0.0  # the worker process's peak memory so far (all its jobs)
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "files"}
@@ -64,9 +66,11 @@ def run_job(job: Job) -> Outcome:
     t0 = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="refine-job-") as tmp:
-            return _run(job, Path(tmp), t0)
+            outcome = _run(job, Path(tmp), t0)
     except InputError as exc:
-        return Outcome("failed", time.perf_counter() - t0, str(exc))
+        outcome = Outcome("failed", time.perf_counter() - t0, str(exc))
+    outcome.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return outcome
 
 
 def _run(job: Job, tmp: Path, t0: float) -> Outcome:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -351,6 +352,25 @@ def main() -> None:
     rows.write_text(f"object,image,camera\nBlob,{photo},\nBlob,{WORK / 'missing.png'},\nBlob,{photo},NoSuchCamera\n")
     found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5", "--preset", "naive", "--symmetry", "x"])
     found["panel_unchanged"] = panel_before == {n: getattr(scene.refine, n) for n in panel_before}
+
+    # Refining outside Blender: export the row, refine it with `python -m engine batch`, import the result.
+    obj.shape_key_clear()
+    studio = WORK / "studio"
+    found["studio_export"] = a.batch.main(
+        ["--object", "Blob", "--image", str(photo), "--iterations", "6", "--export-manifest", str(studio)]
+    )
+    cmd = [ENGINE_PYTHON, "-m", "engine", "batch", str(studio / "manifest.csv"), "--out", str(studio / "results"), "--quiet"]
+    proc = subprocess.run(cmd, cwd=ENGINE_ROOT, capture_output=True, text=True, timeout=600)
+    found["studio_batch"] = [proc.returncode, proc.stderr[-500:]]
+    found["studio_import"] = a.batch.main(["--object", "Blob", "--import-results", str(studio / "results")])
+    refined = np.array(
+        [ln.split()[1:4] for ln in (studio / "results" / "Blob" / "refined.obj").read_text().splitlines() if ln.startswith("v ")],
+        float,
+    )
+    key = a.scene_io.read_key(obj.data.shape_keys.key_blocks["REFINE"]) if obj.data.shape_keys else np.zeros((0, 3))
+    world = key @ np.array(obj.matrix_world)[:3, :3].T + np.array(obj.matrix_world)[:3, 3]
+    found["studio_key"] = float(np.abs(world - refined).max()) if world.shape == refined.shape else "shape mismatch"
+    found["studio_report"] = json.loads((studio / "results" / "Blob" / "report.json").read_text())["iterations_run"]
 
     # The object is deleted while its refinement runs: a clear error, nothing else breaks.
     doomed = obj.copy()
