@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,7 @@ import pytest
 from engine.batch import read_manifest
 from engine.io import load_mesh
 
-from .conftest import EXAMPLE, run_cli
+from .conftest import EXAMPLE, ROOT, run_cli
 
 FAST = ("--preset", "fast")
 
@@ -74,3 +78,42 @@ def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alon
     forced = run_cli("batch", str(manifest), "--out", str(out), "--quiet", "--force", *FAST)
     assert forced.returncode == 1 and (out / "cow" / "done.json").stat().st_mtime_ns != stamp
     assert (out / "cow" / "refined.obj").read_bytes() == cli_out.read_bytes()
+
+
+def test_ctrl_c_keeps_the_finished_rows_and_a_rerun_continues(tmp_path):
+    """SIGINT once the first row is written: exit 130, whole rows only; the rerun skips them."""
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLE, data)
+    rows = ["name,mesh,image,camera,iterations,seed"] + [
+        f"r{i},data/coarse.obj,data/photo.png,data/camera.json,40,{i}" for i in range(4)
+    ]
+    (tmp_path / "jobs.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "engine",
+        "batch",
+        str(tmp_path / "jobs.csv"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--workers",
+        "1",
+        *FAST,
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "r0" / "done.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "run the same command again to continue" in err, err
+    finished = [r for r in ("r0", "r1", "r2", "r3") if (out / r / "done.json").exists()]
+    assert finished and len(finished) < 4
+    assert all((out / r / "refined.obj").exists() for r in finished)
+    assert not list(out.glob("*/.*.part"))  # no half-written file
+    again = run_cli("batch", str(tmp_path / "jobs.csv"), "--out", str(out), "--quiet", "--workers", "1", *FAST)
+    assert again.returncode == 0, again.stderr
+    status = [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]]
+    assert status[: len(finished)] == ["skipped"] * len(finished) and set(status[len(finished) :]) == {"done"}
