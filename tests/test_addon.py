@@ -171,6 +171,7 @@ def test_headless_batch(findings):
     assert findings["batch_ok"] == 0 and findings["batch_saved"]
     assert findings["batch_missing"] == 1 and findings["batch_list"] == 1  # two rows of three fail
     assert findings["stop_engine"] == ["FINISHED"] and findings["engine_exit"] == 0
+    assert findings["installed_engine"] == [["FINISHED"], True]  # launched from the interpreter alone (pip install)
 
 
 def test_blender_never_imports_torch_or_the_engine(findings):

@@ -5,10 +5,12 @@ that are up to date, a bad row fails alone and the exit code says so."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +48,25 @@ def test_reading_a_manifest_names_each_rows_problem(manifest):
     assert rows[1].files["mesh"] == manifest.parent / "data" / "coarse.obj" and rows[1].options == {"iterations": 6, "seed": 3}
     assert "file not found: mesh" in rows[2].problem and "a camera is required" in rows[3].problem
     assert not rows[0].problem and not rows[1].problem
+
+
+def test_a_json_lines_manifest_reads_like_a_csv(manifest):
+    lines = [
+        json.dumps(
+            {"name": "a", "mesh": "data/coarse.obj", "image": "data/photo.png", "fit_camera": "search", "find_silhouette": True}
+        ),
+        "not json",
+        json.dumps({"mesh": "data/coarse.obj", "image": "data/photo.png", "camera": "data/camera.json", "seed": 1.5}),
+        json.dumps({"mesh": "data/coarse.obj", "image": "data/photo.png", "camera": "data/camera.json", "lens": 50}),
+    ]
+    path = manifest.parent / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rows = read_manifest(path)
+    assert [r.name for r in rows] == ["a", "row-2", "coarse", "coarse-4"]
+    assert rows[0].options == {"fit_camera": "search", "find_silhouette": True} and not rows[0].problem
+    assert "line 2 is not JSON" in rows[1].problem
+    assert "seed: 1.5 is not a valid int" in rows[2].problem
+    assert "unknown column(s) lens" in rows[3].problem
 
 
 def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alone(manifest, tmp_path):
@@ -117,3 +138,33 @@ def test_ctrl_c_keeps_the_finished_rows_and_a_rerun_continues(tmp_path):
     assert again.returncode == 0, again.stderr
     status = [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]]
     assert status[: len(finished)] == ["skipped"] * len(finished) and set(status[len(finished) :]) == {"done"}
+
+
+@pytest.mark.parametrize("kills", [1, 2])
+def test_a_local_worker_that_dies_has_its_jobs_run_once_more(manifest, tmp_path, kills):
+    """Workers are SIGKILLed (as by the out-of-memory killer): once, and the rows in flight are
+    run again on a fresh worker; twice, and they fail with a clear message."""
+    from engine.batch import LocalPool, run_batch
+
+    rows = read_manifest(manifest)[:2]
+    pool = LocalPool(1, 2)
+    killed: set[int] = set()
+
+    def kill() -> None:
+        deadline = time.time() + 120
+        while len(killed) < kills and time.time() < deadline:
+            for pid in list(pool._pool._processes or {}):  # the current pool's worker processes
+                if pid not in killed and len(killed) < kills:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    results = run_batch(rows, tmp_path / "out", pool, {"preset": "fast"}, 0.0, False, lambda r: None)
+    killer.join()
+    assert len(killed) == kills
+    if kills == 1:
+        assert [r.status for r in results] == ["done", "done"]
+    else:
+        assert results[0].status == "failed" and "the worker failed twice" in results[0].outcome.message

@@ -36,7 +36,7 @@ class RayPool:
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         count, threads = local_split(cpus, gpus)
-        actor = ray.remote(max_restarts=1, max_task_retries=1)(_Worker)
+        actor = ray.remote(max_restarts=-1, max_task_retries=0)(_Worker)  # run_batch retries a lost job once
         per_actor = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}
         self.actors = [actor.options(**per_actor).remote(threads) for _ in range(count)]
         self.workers = count

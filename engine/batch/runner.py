@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -64,10 +65,11 @@ def run_batch(
     on_result: Callable[[RowResult], None],
 ) -> list[RowResult]:
     """Run every row that needs it on `pool`, at most twice the workers in flight (the inputs of
-    the others are not read yet); `on_result` hears of every row as it ends. KeyboardInterrupt
-    closes the pool without waiting for the rows in flight (their outputs are not written)."""
+    the others are not read yet); a job whose worker died is run once more, then fails.
+    `on_result` hears of every row as it ends. KeyboardInterrupt closes the pool without waiting
+    for the rows in flight (their outputs are not written)."""
     results: list[RowResult] = []
-    running: dict[Future[Outcome], tuple[Row, str]] = {}  # -> the row and its job's content key
+    running: dict[Future[Outcome], tuple[Row, Job, bool]] = {}  # -> the row, its job, whether it is a retry
 
     def finish(result: RowResult) -> None:
         results.append(result)
@@ -77,10 +79,13 @@ def run_batch(
         while len(running) > block_until:
             ended, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in ended:
-                row, key = running.pop(future)
-                outcome = _outcome(future)
+                row, job, retry = running.pop(future)
+                outcome, died = _outcome(future)
+                if died and not retry:
+                    running[pool.submit(job)] = (row, job, True)
+                    continue
                 if outcome.status == "done":
-                    write_outputs(out / row.name, outcome, key)
+                    write_outputs(out / row.name, outcome, job.key())
                 finish(RowResult(row, outcome.status, outcome))
 
     try:
@@ -90,7 +95,7 @@ def run_batch(
                     RowResult(row, "failed", Outcome("failed", 0.0, row.problem)) if row.problem else RowResult(row, "skipped")
                 )
                 continue
-            running[pool.submit(job)] = (row, job.key())
+            running[pool.submit(job)] = (row, job, False)
             drain(2 * pool.workers - 1)
         drain(0)
     except KeyboardInterrupt:
@@ -100,12 +105,12 @@ def run_batch(
     return results
 
 
-def _outcome(future: Future[Outcome]) -> Outcome:
-    """The job's outcome; a worker that died or raised is a failed row."""
+def _outcome(future: Future[Outcome]) -> tuple[Outcome, bool]:
+    """The job's outcome, and whether its worker died (a killed process, a Ray actor lost)."""
     try:
-        return future.result()
-    except Exception as exc:  # e.g. BrokenProcessPool, a Ray actor that died twice
-        return Outcome("failed", 0.0, f"the worker failed: {type(exc).__name__}: {exc}")
+        return future.result(), False
+    except Exception as exc:  # BrokenProcessPool, RayActorError, ...
+        return Outcome("failed", 0.0, f"the worker failed twice: {type(exc).__name__}: {exc}"), True
 
 
 def write_outputs(folder: Path, outcome: Outcome, key: str) -> None:
@@ -123,12 +128,23 @@ class LocalPool:
 
     def __init__(self, workers: int, threads: int, gpus: int = 0) -> None:
         self.workers = workers
+        self._start = (threads, gpus)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         ctx = get_context("spawn")  # no forked torch state
         started = ctx.Value("i", 0)  # numbers the workers: worker i uses GPU i % gpus
-        self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, gpus, started))
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(*self._start, started))
 
     def submit(self, job: Job) -> Future[Outcome]:
-        return self._pool.submit(run_job, job)
+        """A worker that died (killed, out of memory) breaks the pool: its jobs in flight end with
+        BrokenProcessPool (run_batch runs them once more) and the next jobs get a fresh pool."""
+        try:
+            return self._pool.submit(run_job, job)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(run_job, job)
 
     def close(self, cancel: bool) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)

@@ -398,6 +398,11 @@ def main() -> None:
     proc = a.engine_link.LINK.launched.proc
     found["stop_engine"] = list(bpy.ops.refine.stop_engine())
     found["engine_exit"] = proc.poll()
+    # An engine installed in its interpreter (pip install): no engine folder needed.
+    prefs.engine_root = ""
+    found["installed_engine"] = [list(bpy.ops.refine.test_connection()), a.engine_link.LINK.launched is not None]
+    bpy.ops.refine.stop_engine()
+    prefs.engine_root = ENGINE_ROOT
     bpy.ops.preferences.addon_disable(module=PKG)
     found["unregistered"] = not hasattr(bpy.types.Scene, "refine") and not any(
         hasattr(bpy.types, n) for n in (*operators, "VIEW3D_PT_refine")
