@@ -29,6 +29,8 @@ class _Worker:
 
 
 class RayPool:
+    retries_lost_jobs = True
+
     def __init__(self, address: str, **init: Any) -> None:
         import ray
 
@@ -36,7 +38,9 @@ class RayPool:
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         count, threads = local_split(cpus, gpus)
-        actor = ray.remote(max_restarts=-1, max_task_retries=0)(_Worker)  # run_batch retries a lost job once
+        # A lost actor restarts; its task is run once more after the restart (not by run_batch:
+        # a task sent to an actor that is still restarting would fail at once).
+        actor = ray.remote(max_restarts=-1, max_task_retries=1)(_Worker)
         per_actor = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": threads}
         self.actors = [actor.options(**per_actor).remote(threads) for _ in range(count)]
         self.workers = count

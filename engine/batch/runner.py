@@ -35,6 +35,7 @@ class RowResult:
 
 class Pool(Protocol):
     workers: int
+    retries_lost_jobs: bool  # the pool itself runs a job once more when its worker dies (Ray)
 
     def submit(self, job: Job) -> Future[Outcome]: ...
 
@@ -81,7 +82,7 @@ def run_batch(
             for future in ended:
                 row, job, retry = running.pop(future)
                 outcome, died = _outcome(future)
-                if died and not retry:
+                if died and not retry and not pool.retries_lost_jobs:
                     running[pool.submit(job)] = (row, job, True)
                     continue
                 if outcome.status == "done":
@@ -125,6 +126,8 @@ def write_outputs(folder: Path, outcome: Outcome, key: str) -> None:
 class LocalPool:
     """Worker processes on this machine, each loading torch once and using its share of the
     CPU threads (or one GPU each)."""
+
+    retries_lost_jobs = False
 
     def __init__(self, workers: int, threads: int, gpus: int = 0) -> None:
         self.workers = workers
