@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _beside(listing: Path, path: str) -> str:
+    """A path from a CSV list: relative ones are relative to the list's folder, not the shell's."""
+    return str((listing.parent / path).resolve()) if path and not Path(path).is_absolute() else path
+
+
 def _row_inputs(row: dict[str, str], base: Inputs) -> tuple[bpy.types.Object, Inputs]:
     """The row's object, and its inputs: its own image and camera, else the panel's."""
     obj = bpy.data.objects.get(row["object"])
@@ -145,9 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     rows = [{"object": o, "image": args.image or "", "camera": args.camera or ""} for o in args.object]
     if args.list:
+        if not args.list.is_file():
+            print(f"refine: list file not found: {args.list}", file=sys.stderr)
+            return 2
         with open(args.list, newline="") as f:
             rows += [
-                {"object": r.get("object", ""), "image": r.get("image", ""), "camera": r.get("camera", "")}
+                {"object": r.get("object", ""), "image": _beside(args.list, r.get("image", "")), "camera": r.get("camera", "")}
                 for r in csv.DictReader(f)
             ]
     if not rows:

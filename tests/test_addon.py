@@ -170,6 +170,7 @@ def test_engine_unreachable_gives_a_clear_message(findings):
 def test_headless_batch(findings):
     assert findings["batch_ok"] == 0 and findings["batch_saved"]
     assert findings["batch_missing"] == 1 and findings["batch_list"] == 1  # two rows of three fail
+    assert findings["batch_relative"] == 0  # a CSV's relative photo path is relative to the CSV
     assert findings["stop_engine"] == ["FINISHED"] and findings["engine_exit"] == 0
     assert findings["installed_engine"] == [["FINISHED"], True]  # launched from the interpreter alone (pip install)
 

@@ -351,6 +351,10 @@ def main() -> None:
     rows = WORK / "jobs.csv"
     rows.write_text(f"object,image,camera\nBlob,{photo},\nBlob,{WORK / 'missing.png'},\nBlob,{photo},NoSuchCamera\n")
     found["batch_list"] = a.batch.main(["--list", str(rows), "--iterations", "5", "--preset", "naive", "--symmetry", "x"])
+    nested = WORK / "lists" / "relative.csv"  # its photo path is relative to the list, not to the shell's folder
+    nested.parent.mkdir(exist_ok=True)
+    nested.write_text("object,image\nBlob,../photo.png\n")
+    found["batch_relative"] = a.batch.main(["--list", str(nested), "--iterations", "2"])
     found["panel_unchanged"] = panel_before == {n: getattr(scene.refine, n) for n in panel_before}
 
     # Refining outside Blender: export the row, refine it with `python -m engine batch`, import the result.
