@@ -146,7 +146,7 @@ def _print_summary(out: Path, r: Report) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
-        f"{r.seconds['total']:.1f} s on {r.device}, final IoU {r.best_iou:.3f})"
+        f"{r.seconds['total']:.1f} s on {r.device}, silhouette IoU {_ious(r)})"
     )
 
 
@@ -210,6 +210,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(table(results))
     print(f"{len(results) - failed} of {len(results)} rows done or up to date; summary: {args.out / 'summary.csv'}")
     return 1 if failed else 0
+
+
+def _ious(r: Report) -> str:
+    """'before -> after' of the input view's silhouette IoU."""
+    ious = r.silhouette_iou or {}
+    return f"{ious.get('before', float('nan')):.3f} -> {ious.get('after', float('nan')):.3f}"
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:

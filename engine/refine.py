@@ -18,7 +18,7 @@ import torch
 
 from .alignment import Alignment, align
 from .camera import BlenderCamera
-from .camera.fit import FitCancelled
+from .camera.fit import FitCancelled, silhouette_iou
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
@@ -131,7 +131,14 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
     report.camera = None if fit is None else fit.to_dict()
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
+    report.silhouette_iou = {"before": _input_view_iou(inputs, inputs.verts), "after": _input_view_iou(inputs, vertices)}
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
+
+
+def _input_view_iou(inputs: RefineInputs, verts: np.ndarray) -> float:
+    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px)."""
+    points = torch.tensor(verts, dtype=torch.float32)
+    return silhouette_iou(inputs.camera, points, torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)[None, None])
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

@@ -30,6 +30,9 @@ class Report:
     # How the silhouette was obtained: {"source": mask|alpha|automatic}; a found one adds its checks
     # (seed_iou, edge_contrast, warnings), seconds, rounds (how often it was found) and camera_refits.
     silhouette: dict[str, Any] | None = None
+    # {"before", "after"}: the input mesh's and the result's silhouette IoU with the photo's, through
+    # the camera used (hard silhouettes at 256 px on the longest side).
+    silhouette_iou: dict[str, float] | None = None
 
     @property
     def best_iou(self) -> float:

@@ -193,7 +193,9 @@ class Session:
             mask = f"; silhouette found in the photo: '{self.mask}'" if self.mask else ""
             warnings = [*found.get("warnings", []), *self.report.get("self_check", {}).get("warnings", [])]
             notes = f"{_camera_verdict(self.report, self.camera)}{mask}" + "".join(f"; warning: {w}" for w in warnings)
-            return f"Refined: {self.report.get('iterations_run', '?')} iterations{notes}"
+            ious = self.report.get("silhouette_iou") or {}
+            iou = f", silhouette IoU {ious['before']:.2f} -> {ious['after']:.2f}" if ious else ""
+            return f"Refined: {self.report.get('iterations_run', '?')} iterations{iou}{notes}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:

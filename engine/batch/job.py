@@ -14,10 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .. import __version__
-from ..camera.fit import silhouette_iou
 from ..errors import InputError
 from ..io import save_mesh
 from ..io.inputs_io import load_inputs
@@ -92,12 +89,6 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
     files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(report.to_dict(), indent=1).encode()}
     if report.camera is not None:
         files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
-    ious = [_iou(result.camera, v, inputs.faces, result.mask) for v in (inputs.verts, result.vertices)]
+    ious = report.silhouette_iou or {}
     warnings = [*(report.silhouette or {}).get("warnings", []), *report.self_check["warnings"]]
-    return Outcome("done", time.perf_counter() - t0, "", ious[0], ious[1], warnings, files)
-
-
-def _iou(camera, verts, faces, mask) -> float:
-    """The mesh's hard silhouette IoU with the photo's (camera.fit.silhouette_iou, 256 px)."""
-    points = torch.tensor(verts, dtype=torch.float32)
-    return silhouette_iou(camera, points, torch.as_tensor(faces), torch.tensor(mask)[None, None])
+    return Outcome("done", time.perf_counter() - t0, "", ious.get("before"), ious.get("after"), warnings, files)
