@@ -131,7 +131,8 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
     report.camera = None if fit is None else fit.to_dict()
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
-    report.silhouette_iou = {"before": _input_view_iou(inputs, inputs.verts), "after": _input_view_iou(inputs, vertices)}
+    if inputs.mask is not None:  # None: cancelled before the silhouette was found
+        report.silhouette_iou = {"before": _input_view_iou(inputs, inputs.verts), "after": _input_view_iou(inputs, vertices)}
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
 
 

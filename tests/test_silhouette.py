@@ -104,3 +104,12 @@ def test_a_plain_photo_and_no_camera_the_mask_and_the_camera_help_each_other(exa
     assert fit["accepted"] and fit["iou_after"] > 0.8, fit
     assert iou(result.mask > 0.5, example["mask"] > 0.5) > 0.95
     assert rotation_between_deg(result.camera, example["camera"]) < 15
+
+
+def test_a_cancel_during_the_camera_fit_of_a_plain_photo_leaves_the_mesh_as_it_was(example):
+    """Cancelled before any silhouette was accepted: the input back, no silhouette IoU to report."""
+    settings = preset("fast").with_overrides(iterations=10, fit_camera="refine")
+    args = (example["verts"], example["faces"], None, example["camera"], settings)
+    result = refine(*args, image=_plain_photo(example, "product"), progress=lambda p: True)
+    assert result.cancelled and result.report.iterations_run == 0 and result.report.silhouette_iou is None
+    np.testing.assert_allclose(result.vertices, example["verts"], atol=1e-5 * np.ptp(example["verts"]))

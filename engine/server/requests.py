@@ -62,8 +62,9 @@ class Limits:
 
     @property
     def max_backlog(self) -> int:
-        """Unsent bytes a connection may hold: one result frame of the largest mesh, and room."""
-        return 12 * self.max_vertices + 8 * MiB
+        """Unsent bytes a connection may hold: one result frame of the largest mesh with the largest
+        found silhouette (u8, max_image_pixels), and room."""
+        return 12 * self.max_vertices + self.max_image_pixels + 8 * MiB
 
     def to_dict(self) -> dict[str, int]:
         return {**{f.name: getattr(self, f.name) for f in fields(self)}, "max_backlog": self.max_backlog}
