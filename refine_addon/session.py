@@ -78,10 +78,8 @@ def read_job(
     searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
     cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
     image = inputs.image or scene_io.camera_background_image(camera)
-    if inputs.silhouette == m.SILHOUETTE_MASK:
-        encoded, mask = scene_io.reference_image(inputs.mask_image, "", inputs.silhouette)
-    else:
-        encoded, mask = scene_io.reference_image(image, inputs.image_path, inputs.silhouette)
+    source = inputs.mask_image if inputs.silhouette == m.SILHOUETTE_MASK else image
+    encoded, mask = scene_io.reference_image(source, inputs.image_path, inputs.silhouette)
     verts, faces = scene_io.mesh_world(obj)
     warnings = []
     if any(mod.show_viewport for mod in obj.modifiers):

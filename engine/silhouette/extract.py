@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..camera import render_size
 from ..errors import InputError
 from ..metrics import iou
 from .resample import resize
@@ -63,8 +64,7 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     not to be trusted."""
     t0 = time.perf_counter()
     h, w = rgb.shape[:2]
-    scale = min(1.0, WORK_SIZE / max(h, w))
-    size = (max(int(round(w * scale)), 8), max(int(round(h * scale)), 8))
+    size = render_size((w, h), min(WORK_SIZE, max(h, w)))[::-1]  # (w, h) for OpenCV
     small = resize(rgb, size)
     bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
