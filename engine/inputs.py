@@ -4,6 +4,7 @@ what is wrong in one line."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ class RefineInputs:
     settings: Settings
     image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], the camera's resolution, if used
     silhouette_source: str = SILHOUETTE_MASK  # where `mask` came from (SILHOUETTE_AUTO when None)
+    parts: tuple[int, ...] = ()  # vertex counts of consecutive parts (separate objects); () or one: a single object
 
     @classmethod
     def checked(
@@ -39,6 +41,7 @@ class RefineInputs:
         settings: Settings | None = None,
         image: np.ndarray | None = None,
         silhouette_source: str = SILHOUETTE_MASK,
+        parts: tuple[int, ...] = (),
     ) -> RefineInputs:
         """Validate everything (raises InputError naming the problem). The photo and the mask may
         have any size with the camera's aspect ratio: they are resampled to the camera's."""
@@ -58,7 +61,21 @@ class RefineInputs:
             mask = check_mask(mask, camera)
             image = image if settings.uses_image else None
         check_view(verts, camera)
-        return cls(verts, faces, mask, camera, settings, image, silhouette_source)
+        return cls(verts, faces, mask, camera, settings, image, silhouette_source, check_parts(parts, len(verts)))
+
+
+MAX_PARTS = 256  # each part costs a nearest-neighbour query per iteration
+
+
+def check_parts(parts: Any, num_verts: int) -> tuple[int, ...]:
+    """Vertex counts of the mesh's consecutive parts: positive integers that add up to V."""
+    if not isinstance(parts, (list, tuple)) or not all(type(n) is int and n > 0 for n in parts):
+        raise InputError("parts: must be a list of positive vertex counts")
+    if len(parts) > MAX_PARTS:
+        raise InputError(f"parts: {len(parts)} parts exceeds the limit of {MAX_PARTS}")
+    if parts and sum(parts) != num_verts:
+        raise InputError(f"parts: the vertex counts add up to {sum(parts)}, the mesh has {num_verts} vertices")
+    return tuple(parts)
 
 
 def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

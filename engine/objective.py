@@ -25,6 +25,7 @@ class Objective:
         symmetry_views: fixed cameras of the image-symmetry loss (normalized frame).
         symmetry_renderer: the renderer for those views.
         rays: (V, 3) unit viewing rays through the rest vertices (for the along-ray term), or None.
+        parts: (V,) int64 part of each vertex when the mesh is several objects, or None.
     """
 
     weights: Weights
@@ -34,9 +35,13 @@ class Objective:
     symmetry_views: tuple[BlenderCamera, ...] = ()
     symmetry_renderer: SilhouetteRenderer | None = None
     rays: torch.Tensor | None = None
+    parts: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         w = self.weights
+        self._allowed = None  # (V,) how deep each vertex may be inside another part: as deep as it started
+        if self.parts is not None and w.interpenetration and len(self.parts.unique()) > 1:
+            self._allowed = losses.part_depths(self.rest, self.faces, self.parts).clamp(max=0.0)
         self._lap = losses.uniform_laplacian(self.faces, len(self.rest), self.rest.dtype) if w.laplacian else None
         self._normal = (
             None if self.plane is None else torch.tensor(self.plane.normal, dtype=self.rest.dtype, device=self.rest.device)
@@ -71,6 +76,10 @@ class Objective:
         if self._lap is not None:
             x = verts - self.rest if w.laplacian_of == "offsets" else verts
             terms["laplacian"] = w.laplacian * losses.laplacian(self._lap, x)
+        if self._allowed is not None:
+            assert self.parts is not None
+            depth = losses.part_depths(verts, self.faces, self.parts)
+            terms["interpenetration"] = w.interpenetration * losses.interpenetration(depth, self._allowed)
         if w.normal:
             terms["normal"] = w.normal * losses.normal_consistency(verts, self.faces)
         if w.edge:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial import cKDTree
 
 from . import losses
 from .camera import BlenderCamera, look_at, project, ray_directions, render_size, rescale_pixels
@@ -46,6 +47,17 @@ class OptimizedMesh:
         opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (verts, faces)
         rest = torch.tensor(opt_verts, dtype=DTYPE, device=device)
         return cls(rest, torch.tensor(opt_faces, dtype=torch.int64, device=device), frame, proxy)
+
+    def part_labels(self, parts: tuple[int, ...], verts: np.ndarray) -> torch.Tensor | None:
+        """(V',) int64 part of each optimized vertex, for `parts` (vertex counts of the input's
+        consecutive parts; verts: the (V, 3) normalized input). A proxy's vertex belongs to the part
+        of its nearest input vertex. None for a single part."""
+        if len(parts) < 2:
+            return None
+        labels = np.repeat(np.arange(len(parts)), parts)
+        if self.proxy is not None:
+            labels = labels[cKDTree(verts).query(self.proxy.verts)[1]]
+        return torch.tensor(labels, dtype=torch.int64, device=self.rest.device)
 
     def to_world(self, v: torch.Tensor) -> np.ndarray:
         """Optimized vertices (V', 3) -> every input vertex (V, 3), float64 world units."""
@@ -129,7 +141,8 @@ def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None
     if s.weights.along_ray:  # the only term that needs them (a host copy of the rest vertices)
         rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
-    objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays)
+    labels = mesh.part_labels(inputs.parts, mesh.frame.from_world(inputs.verts)) if s.weights.interpenetration else None
+    objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays, labels)
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]

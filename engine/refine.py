@@ -71,6 +71,7 @@ def refine(
     settings: Settings | None = None,
     image: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
+    parts: tuple[int, ...] = (),
 ) -> Result:
     """Refine a mesh against a silhouette seen from a Blender camera.
 
@@ -85,12 +86,14 @@ def refine(
             the "network" parameterization's encoder.
         progress: called after every iteration; returning True stops the run early (the best
             iterate so far is returned, with `cancelled=True`).
+        parts: vertex counts of consecutive parts when the mesh is several objects refined as one
+            (e.g. (V1, V2)): they are kept from going deeper into each other than they start.
     Returns:
         Result with the refined (V, 3) vertices, same order as the input, and a report.
     Raises:
         InputError naming the first problem with the inputs.
     """
-    return refine_inputs(RefineInputs.checked(verts, faces, mask, camera, settings, image), progress)
+    return refine_inputs(RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts), progress)
 
 
 def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None) -> Result:

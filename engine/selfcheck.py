@@ -45,7 +45,8 @@ def self_check(before: np.ndarray, after: np.ndarray, faces: np.ndarray, camera:
 
     Returns along_ray and across_ray (RMS non-rigid motion / size), volume_change (relative, scale
     removed; None for an open or flat mesh), far_side (RMS non-rigid motion of the vertices facing
-    away from the camera / size) and warnings (sentences for the user)."""
+    away from the camera / size), scale and shift (the global scale, and the centroid's motion /
+    size: how far the object moved overall) and warnings (sentences for the user)."""
     scale, residual = similarity_residual(before, after)
     rays = ray_directions(camera, before)
     along = np.einsum("ij,ij->i", residual, rays)
@@ -72,5 +73,6 @@ def self_check(before: np.ndarray, after: np.ndarray, faces: np.ndarray, camera:
         "volume_change": volume_change,
         "far_side": far_side,
         "scale": scale,
+        "shift": float(np.linalg.norm(after.mean(0) - before.mean(0)) / size),
         "warnings": warnings,
     }

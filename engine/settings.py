@@ -30,6 +30,7 @@ class Weights:
     edge: float = 0.0
     vertex_symmetry: float = 20.0
     image_symmetry: float = 0.0
+    interpenetration: float = 1e4  # parts going into each other (several parts only; see losses.interpenetration)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def main() -> int:
 
     session = addon.session.run_blocking(
         bpy.context,
-        cow,
+        [cow],
         addon.preferences.engine_config(bpy.context),
         addon.session.Inputs.from_panel(scene),
         addon.batch.print_progress(cow.name),

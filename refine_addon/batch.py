@@ -30,6 +30,8 @@ from .refine_protocol import messages as m
 from .scene_io import InputProblem
 from .session import Inputs, RefineFailed, run_blocking
 
+ASSET = "+"  # "Body+Wheels" in --object or a list's object column: refined together as one asset
+
 
 def print_progress(name: str, every_s: float = 1.0) -> Callable[[Event], None]:
     """Print a progress line at most every `every_s` seconds (and for the last iteration)."""
@@ -52,7 +54,9 @@ def print_progress(name: str, every_s: float = 1.0) -> Callable[[Event], None]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="refine batch", description="Refine mesh objects against photos, headless.")
-    p.add_argument("--object", action="append", default=[], help="mesh object name (repeatable)")
+    p.add_argument(
+        "--object", action="append", default=[], help="mesh object name (repeatable); A+B: refine A and B together as one asset"
+    )
     p.add_argument("--image", help="reference photo file for --object (default: the panel's image)")
     p.add_argument("--camera", help="camera object name (default: the panel's camera, else the scene camera)")
     p.add_argument("--list", type=Path, help="CSV with columns object,image[,camera]: one refinement per row")
@@ -87,28 +91,55 @@ def _beside(listing: Path, path: str) -> str:
     return str((listing.parent / path).resolve()) if path and not Path(path).is_absolute() else path
 
 
-def _row_inputs(row: dict[str, str], base: Inputs) -> tuple[bpy.types.Object, Inputs]:
-    """The row's object, and its inputs: its own image and camera, else the panel's."""
-    obj = bpy.data.objects.get(row["object"])
-    if obj is None or obj.type != "MESH":
-        raise InputProblem(f"no mesh object named {row['object']!r}")
+def _row_inputs(row: dict[str, str], base: Inputs) -> tuple[list[bpy.types.Object], Inputs]:
+    """The row's objects (names joined by "+": one asset), and its inputs: its own image and
+    camera, else the panel's."""
+    objects: list[bpy.types.Object] = []
+    for name in row["object"].split(ASSET):
+        obj = bpy.data.objects.get(name)
+        if obj is None or obj.type != "MESH":
+            raise InputProblem(f"no mesh object named {name!r}")
+        objects.append(obj)
     camera = bpy.data.objects.get(row["camera"]) if row["camera"] else base.camera
     if row["camera"] and (camera is None or camera.type != "CAMERA"):
         raise InputProblem(f"no camera named {row['camera']!r}")
-    return obj, replace(base, camera=camera, image_path=row["image"] or base.image_path)
+    return objects, replace(base, camera=camera, image_path=row["image"] or base.image_path)
 
 
-def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, config: EngineConfig) -> bool:
-    """One CSV row (or --object): its own image and camera, else the panel's. Prints the outcome."""
+def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, config: EngineConfig) -> list[str]:
+    """One CSV row (or --object): its own image and camera, else the panel's. Prints the outcome;
+    returns the row of the final table (TABLE's columns)."""
     t0 = time.perf_counter()
     try:
-        obj, inputs = _row_inputs(row, base)
-        session = run_blocking(context, obj, config, inputs, print_progress(row["object"]))
+        objects, inputs = _row_inputs(row, base)
+        session = run_blocking(context, objects, config, inputs, print_progress(row["object"]))
     except (InputProblem, RefineFailed) as exc:
         print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
-        return False
-    print(f"refine {row['object']}: done in {time.perf_counter() - t0:.1f} s: {session.summary()}", flush=True)
-    return True
+        return [row["object"], "FAILED", "", "", "", "", f"{time.perf_counter() - t0:.1f}", str(exc)[:60]]
+    seconds = time.perf_counter() - t0
+    print(f"refine {row['object']}: done in {seconds:.1f} s: {session.summary()}", flush=True)
+    ious, check = session.report.get("silhouette_iou") or {}, session.report.get("self_check") or {}
+    warnings = len(session.all_warnings())
+    return [
+        row["object"],
+        "refined",
+        f"{ious['before']:.3f}" if ious else "",
+        f"{ious['after']:.3f}" if ious else "",
+        f"{100 * check['shift']:.1f} %" if "shift" in check else "",
+        f"{check['scale']:.3f}" if "scale" in check else "",
+        f"{seconds:.1f}",
+        f"{warnings} warning(s)" if warnings else "",
+    ]
+
+
+TABLE = ("object", "outcome", "IoU before", "IoU after", "moved", "scale", "seconds", "notes")
+
+
+def print_table(rows: list[list[str]]) -> None:
+    """The batch's final table, one line per row, columns aligned."""
+    widths = [max(len(r[i]) for r in [list(TABLE), *rows]) for i in range(len(TABLE))]
+    for r in [list(TABLE), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip(), flush=True)
 
 
 def _studio(
@@ -120,12 +151,14 @@ def _studio(
         export.mkdir(parents=True, exist_ok=True)
     for row in rows:
         try:
-            obj, inputs = _row_inputs(row, base)
+            objects, inputs = _row_inputs(row, base)
+            if len(objects) > 1:
+                raise InputProblem("refining outside Blender takes one object per row")
             if export:
-                written.append(studio.export_row(context, obj, inputs, export))
+                written.append(studio.export_row(context, objects[0], inputs, export))
             else:
                 assert results is not None
-                studio.import_result(obj, results)
+                studio.import_result(context, objects[0], results)
             print(f"refine {row['object']}: {'exported' if export else 'imported'}", flush=True)
         except InputProblem as exc:
             print(f"refine {row['object']}: FAILED: {exc}", file=sys.stderr, flush=True)
@@ -183,7 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.export_manifest or args.import_results:
         failures = _studio(context, rows, base, args.export_manifest, args.import_results)
     else:
-        failures = sum(not _refine_row(context, row, base, config) for row in rows)
+        table = [_refine_row(context, row, base, config) for row in rows]
+        failures = sum(r[1] == "FAILED" for r in table)
+        print(f"refine: {len(table) - failures} of {len(table)} refined", flush=True)
+        print_table(table)
     if args.save is not None:
         if args.save:
             bpy.ops.wm.save_as_mainfile(filepath=str(Path(args.save).resolve()))

@@ -37,6 +37,7 @@ class JobInput:
     settings: dict[str, Any] = field(default_factory=dict)
     progress_hz: float = 10.0
     find_silhouette: bool = False  # ignore the photo's alpha
+    parts: list[int] = field(default_factory=list)  # vertex counts of the asset's objects
 
 
 class RefineJob:
@@ -86,6 +87,7 @@ class RefineJob:
                 settings=i.settings,
                 progress_hz=i.progress_hz,
                 find_silhouette=i.find_silhouette,
+                parts=i.parts,
             )
             with self._send:
                 self._client = client

@@ -19,8 +19,15 @@ OperatorResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THR
 _running: dict[str, Session] = {}  # scene name -> session (a Cancel button press cancels it)
 
 
+def selected_meshes(context: bpy.types.Context) -> list[bpy.types.Object]:
+    """The asset to refine: the active mesh and every other selected mesh (one silhouette)."""
+    active = context.active_object
+    others = [o for o in context.selected_objects if o.type == "MESH" and o != active]
+    return ([active] if active is not None else []) + others
+
+
 class REFINE_OT_refine_mesh(bpy.types.Operator):
-    """Refine the active mesh so its silhouette matches the reference photo"""
+    """Refine the selected meshes (one asset) so their silhouette matches the reference photo"""
 
     bl_idname = "refine.refine_mesh"
     bl_label = "Refine Mesh"
@@ -47,7 +54,7 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
         """Blocking: for scripts and `blender --background`."""
         props = scene_settings(context.scene)
         try:
-            session = run_blocking(context, context.active_object, engine_config(context), Inputs.from_panel(context.scene))
+            session = run_blocking(context, selected_meshes(context), engine_config(context), Inputs.from_panel(context.scene))
         except (InputProblem, RefineFailed) as exc:
             props.status = f"Refinement failed: {exc}"
             self.report({"ERROR"}, str(exc))
@@ -61,7 +68,7 @@ class REFINE_OT_refine_mesh(bpy.types.Operator):
         if bpy.app.background:
             return self.execute(context)
         try:
-            session = Session.prepare(context, context.active_object, Inputs.from_panel(context.scene))
+            session = Session.prepare(context, selected_meshes(context), Inputs.from_panel(context.scene))
             session.start(LINK, engine_config(context))
         except InputProblem as exc:
             self.report({"ERROR"}, str(exc))

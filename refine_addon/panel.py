@@ -37,8 +37,8 @@ class VIEW3D_PT_refine(bpy.types.Panel):
             layout.operator("refine.refine_mesh", icon="MOD_SHRINKWRAP")
             if props.fitted_camera is not None and props.fitted_camera != context.scene.camera:
                 layout.operator("refine.use_fitted_camera", icon="VIEW_CAMERA")
-            if props.status:
-                layout.label(text=props.status)
+            for line in props.status.split("; ") if props.status else ():  # the summary, one note per line
+                layout.label(text=line)
 
 
 def register() -> None:

@@ -17,14 +17,29 @@ def _is_camera(self, obj: bpy.types.Object) -> bool:
     return obj.type == "CAMERA"
 
 
+# The photo is the Image or the File, whichever the artist chose last: choosing one clears the other.
+def _chose_image(self, context: bpy.types.Context) -> None:
+    if self.image is not None and self.image_path:
+        self.image_path = ""
+
+
+def _chose_file(self, context: bpy.types.Context) -> None:
+    if self.image_path and self.image is not None:
+        self.image = None
+
+
 class RefineSettings(bpy.types.PropertyGroup):
     image: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Image,
         name="Image",
-        description="Reference photo (default: the camera's background image)",
+        description="Reference photo, any format Blender reads (default: the camera's visible background image)",
+        update=_chose_image,
     )
     image_path: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="File", subtype="FILE_PATH", description="Reference photo file (used instead of the Image when set)"
+        name="File",
+        subtype="FILE_PATH",
+        description="Reference photo file, any format Blender reads (choosing it clears the Image)",
+        update=_chose_file,
     )
     silhouette: bpy.props.EnumProperty(  # type: ignore[valid-type]
         items=SILHOUETTE,

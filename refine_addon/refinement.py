@@ -14,41 +14,49 @@ import bpy
 import numpy as np
 
 from . import scene_io
+from .asset import Part
 from .scene_io import BASIS_NAME, KEY_NAME, InputProblem
 
 
 @dataclass
 class Refinement:
-    object_name: str  # names, not Python references, survive undo and modal steps
+    part: Part  # its object by name: names, not Python references, survive undo and modal steps
     created_basis: bool
     created_key: bool
     previous_key: np.ndarray | None  # the REFINE key's positions before, if it existed
     previous_value: float
+    previous_mute: bool
     previous_active: int
 
     @classmethod
-    def add_keys(cls, object_name: str) -> Refinement:
-        """Add "Basis" (if missing) and "REFINE" (value 1.0) to the object, remembering what was
-        there so that rollback() can put it back. Raises InputProblem if the object is gone."""
-        obj = bpy.data.objects.get(object_name)
+    def add_keys(cls, part: Part) -> Refinement:
+        """Add "Basis" (if missing) and "REFINE" (value 1.0, unmuted) to the part's object,
+        remembering what was there so that rollback() can put it back. Raises InputProblem if the
+        object is gone."""
+        obj = bpy.data.objects.get(part.name)
         if obj is None:
-            raise InputProblem(f"object '{object_name}' no longer exists")
+            raise InputProblem(f"object '{part.name}' no longer exists")
         created_basis = obj.data.shape_keys is None
         if created_basis:
             obj.shape_key_add(name=BASIS_NAME, from_mix=False)
         key = obj.data.shape_keys.key_blocks.get(KEY_NAME)
         state = cls(
-            obj.name,
+            part,
             created_basis,
             key is None,
             None if key is None else scene_io.read_key(key),
             0.0 if key is None else key.value,
+            False if key is None else key.mute,
             obj.active_shape_key_index or 0,
         )
         if key is None:
             key = obj.shape_key_add(name=KEY_NAME, from_mix=False)
-        key.value = 1.0
+        key.value, key.mute = 1.0, False
         return state
+
+    @property
+    def object_name(self) -> str:
+        return self.part.name
 
     @property
     def object(self) -> bpy.types.Object:
@@ -58,10 +66,11 @@ class Refinement:
         return obj
 
     def show(self, world: np.ndarray) -> None:
-        """Put world positions (V, 3) into the REFINE key (object-local) and refresh the viewport."""
+        """Put the engine's world positions of the whole asset ((V, 3)) that belong to this part
+        into its REFINE key and refresh the viewport."""
         obj = self.object
         key = obj.data.shape_keys.key_blocks[KEY_NAME]
-        scene_io.write_key(key, scene_io.world_to_local(obj, world))
+        scene_io.write_key(key, self.part.key_positions(world[self.part.start : self.part.start + self.part.count]))
         obj.data.update()
 
     def keep(self, world: np.ndarray) -> None:
@@ -81,7 +90,7 @@ class Refinement:
                 obj.shape_key_remove(key)
             else:
                 scene_io.write_key(key, self.previous_key)
-                key.value = self.previous_value
+                key.value, key.mute = self.previous_value, self.previous_mute
         if self.created_basis and obj.data.shape_keys is not None:
             basis = obj.data.shape_keys.key_blocks.get(BASIS_NAME)
             if basis is not None and len(obj.data.shape_keys.key_blocks) == 1:

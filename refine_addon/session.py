@@ -1,7 +1,7 @@
-"""One refinement of one object, the way every path runs it: the modal operator (a tick per timer
+"""One refinement of one asset (the selected mesh objects), the way every path runs it: the modal operator (a tick per timer
 event), execute() and the headless batch (ticks that wait for the engine).
 
-    session = Session.prepare(context, obj, Inputs.from_panel(scene))  # reads the scene only
+    session = Session.prepare(context, objects, Inputs.from_panel(scene))  # reads the scene only
     session.start(LINK, config)  # adds the shape keys, sends the job
     while session.tick(): ...  # applies streamed positions; the end keeps or rolls back
     session.cancel()  # at any time: the mesh is restored exactly
@@ -13,13 +13,14 @@ either refined (a "REFINE" shape key) or bit-for-bit what it was.
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import bpy
 
-from . import scene_io
+from . import photo, scene_io
+from .asset import Asset, read_asset
 from .camera_object import CameraPlan, FittedCamera, make_scene_camera
 from .engine_link import LINK, EngineConfig, EngineLink
 from .job import Event, JobInput, RefineJob
@@ -62,38 +63,28 @@ class Inputs:
 
 
 def read_job(
-    context: bpy.types.Context, obj: bpy.types.Object | None, inputs: Inputs
-) -> tuple[JobInput, CameraPlan | None, list[str]]:
-    """Check the scene and gather the engine's inputs, and where a fitted camera will go (None:
-    no fit). Nothing is changed. Raises InputProblem."""
+    context: bpy.types.Context, objects: Sequence[bpy.types.Object], inputs: Inputs
+) -> tuple[JobInput, Asset, CameraPlan | None]:
+    """Check the scene and gather the engine's inputs: the objects as one asset (the first names
+    the fitted camera and the found mask), and where a fitted camera will go (None: no fit).
+    Nothing is changed. Raises InputProblem."""
     scene = context.scene
     assert scene is not None
-    if obj is None or obj.type != "MESH":
-        raise InputProblem("select a mesh object to refine")
-    if obj.mode != "OBJECT":
-        raise InputProblem("switch to Object mode first (Edit mode keeps its own copy of the mesh)")
-    if len(obj.data.vertices) < 3 or len(obj.data.polygons) < 1:
-        raise InputProblem(f"'{obj.name}' has no faces to refine")
+    asset = read_asset(context, objects)
     camera = inputs.camera or scene.camera
     searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
     cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
-    image = inputs.image or scene_io.camera_background_image(camera)
-    source = inputs.mask_image if inputs.silhouette == m.SILHOUETTE_MASK else image
-    encoded, mask = scene_io.reference_image(source, inputs.image_path, inputs.silhouette)
-    verts, faces = scene_io.mesh_world(obj)
-    warnings = []
-    if any(mod.show_viewport for mod in obj.modifiers):
-        evaluated = obj.evaluated_get(context.evaluated_depsgraph_get())
-        if len(evaluated.data.vertices) != len(obj.data.vertices):
-            warnings.append("a modifier changes the topology: the base mesh is refined, modifiers apply on top")
+    choice = photo.choose_photo(inputs.image, inputs.image_path, camera)
+    encoded, mask = photo.reference_image(choice, inputs.mask_image, inputs.silhouette)
+    if choice.note:
+        asset.warnings.append(choice.note)
     find = inputs.silhouette == m.SILHOUETTE_AUTO
-    job = JobInput(verts, faces, cam_fields, image=encoded, mask=mask, settings=inputs.settings(), find_silhouette=find)
-    fitted = (
-        None
-        if inputs.fit_camera == m.FIT_OFF
-        else CameraPlan(obj.name, camera.name if camera else None, image.name if image else None, inputs.image_path)
+    parts = [part.count for part in asset.parts]
+    job = JobInput(asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find, parts=parts)
+    plan = CameraPlan(
+        asset.parts[0].name, camera.name if camera else None, choice.image.name if choice.image else None, choice.path
     )
-    return job, fitted, warnings
+    return job, asset, None if inputs.fit_camera == m.FIT_OFF else plan
 
 
 def _camera_verdict(report: dict[str, Any], camera: str | None) -> str:
@@ -109,49 +100,56 @@ def _camera_verdict(report: dict[str, Any], camera: str | None) -> str:
     return f"; camera fit rejected, your camera was used (no better: {change})"
 
 
+def _outcome(report: dict[str, Any]) -> str:
+    """The silhouette's IoU before and after, and how far the asset moved and scaled overall."""
+    ious, check = report.get("silhouette_iou") or {}, report.get("self_check") or {}
+    iou = f", silhouette IoU {ious['before']:.2f} -> {ious['after']:.2f}" if ious else ""
+    motion = f", moved {100 * check['shift']:.1f} % of its size, scaled x{check['scale']:.3f}" if "shift" in check else ""
+    return iou + motion
+
+
 class Session:
     """Drives one refinement. While it runs, `progress` (0..1) and `status` describe it; once
     `outcome` is set (KEPT, CANCELLED or FAILED) it is over: `report` is the engine's report
     (KEPT), `reason` says why it failed (FAILED), `summary()` is the line to show the user."""
 
     def __init__(
-        self,
-        object_name: str,
-        job_input: JobInput,
-        camera_plan: CameraPlan | None,
-        warnings: list[str],
-        on_event: Callable[[Event], None] | None,
+        self, job_input: JobInput, asset: Asset, camera_plan: CameraPlan | None, on_event: Callable[[Event], None] | None
     ) -> None:
-        self.object_name = object_name
+        self.asset = asset
         self.job_input = job_input
         self._fitted = None if camera_plan is None else FittedCamera(camera_plan)
         self.camera: str | None = None  # the camera object kept for a fitted camera
         self.mask: str | None = None  # the image made for a silhouette found in the photo
-        self.warnings = warnings
+        self.warnings = asset.warnings  # the scene's, said with the result and shown at the start
         self.on_event = on_event
         self.progress, self.status = 0.0, "Connecting to the engine..."
         self.outcome: str | None = None
         self.reason = ""
         self.report: dict[str, Any] = {}
-        self._keys: Refinement | None = None
+        self._keys: list[Refinement] = []
         self._job: RefineJob | None = None
 
     @classmethod
     def prepare(
         cls,
         context: bpy.types.Context,
-        obj: bpy.types.Object | None,
+        objects: Sequence[bpy.types.Object],
         inputs: Inputs,
         on_event: Callable[[Event], None] | None = None,
     ) -> Session:
         """Read what the refinement needs (nothing changes yet). Raises InputProblem."""
-        job_input, camera_plan, warnings = read_job(context, obj, inputs)
-        assert obj is not None
-        return cls(obj.name, job_input, camera_plan, warnings, on_event)
+        return cls(*read_job(context, objects, inputs), on_event)
 
     def start(self, link: EngineLink, config: EngineConfig) -> Session:
         """Add the shape keys and send the job."""
-        self._keys = Refinement.add_keys(self.object_name)
+        try:
+            for part in self.asset.parts:
+                self._keys.append(Refinement.add_keys(part))
+        except InputProblem:
+            for keys in self._keys:
+                keys.rollback()
+            raise
         self._job = RefineJob(link, config, self.job_input).start()
         return self
 
@@ -162,7 +160,7 @@ class Session:
     def tick(self, wait: float = 0.0) -> bool:
         """Apply what the engine sent since the last tick (waiting up to `wait` seconds for the
         first event); only the newest positions are drawn. Returns whether it still runs."""
-        assert self._job is not None and self._keys is not None, "start() first"
+        assert self._job is not None, "start() first"
         latest = None
         try:
             while self.outcome is None:
@@ -175,7 +173,8 @@ class Session:
                     self.on_event(event)
                 latest = self._apply(event, latest)
             if latest is not None and self.outcome is None:
-                self._keys.show(latest)
+                for keys in self._keys:
+                    keys.show(latest)
         except InputProblem as exc:  # e.g. the object was deleted meanwhile
             self._end(FAILED, str(exc))
         return self.outcome is None
@@ -186,19 +185,34 @@ class Session:
             self._end(CANCELLED)
 
     def summary(self) -> str:
-        if self.outcome == KEPT:  # with the camera fit's verdict, the silhouette's and the engine's warnings
-            found = self.report.get("silhouette") or {}
-            mask = f"; silhouette found in the photo: '{self.mask}'" if self.mask else ""
-            warnings = [*found.get("warnings", []), *self.report.get("self_check", {}).get("warnings", [])]
-            notes = f"{_camera_verdict(self.report, self.camera)}{mask}" + "".join(f"; warning: {w}" for w in warnings)
-            ious = self.report.get("silhouette_iou") or {}
-            iou = f", silhouette IoU {ious['before']:.2f} -> {ious['after']:.2f}" if ious else ""
-            return f"Refined: {self.report.get('iterations_run', '?')} iterations{iou}{notes}"
+        if self.outcome == KEPT:
+            return f"Refined {self._names()}: {self.report.get('iterations_run', '?')} iterations{_outcome(self.report)}{self._notes()}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
             return f"Refinement failed: {self.reason}"
         return self.status
+
+    def _names(self) -> str:
+        return ", ".join(f"'{part.name}'" for part in self.asset.parts)
+
+    def _notes(self) -> str:
+        """What else the artist should know: the shape keys it started from, the modifiers it
+        fitted through, the camera fit's verdict, the found mask, every warning."""
+        keys = [k for part in self.asset.parts for k in part.keys]
+        fitted_through = [part.name for part in self.asset.parts if part.through_modifiers]
+        return (
+            (f"; started from the shape keys {', '.join(keys)}" if keys else "")
+            + (f"; fitted with the modifiers of {', '.join(fitted_through)}" if fitted_through else "")
+            + _camera_verdict(self.report, self.camera)
+            + (f"; silhouette found in the photo: '{self.mask}'" if self.mask else "")
+            + "".join(f"; warning: {w}" for w in self.all_warnings())
+        )
+
+    def all_warnings(self) -> list[str]:
+        """The scene's warnings, the found silhouette's and the engine's self-check's."""
+        found, check = self.report.get("silhouette") or {}, self.report.get("self_check") or {}
+        return [*self.warnings, *found.get("warnings", []), *check.get("warnings", [])]
 
     def _apply(self, event: Event, latest: Any) -> Any:
         h = event.header
@@ -229,17 +243,19 @@ class Session:
     def _end(
         self, outcome: str, reason: str = "", vertices: Any = None, camera: dict[str, Any] | None = None, mask: Any = None
     ) -> None:
-        assert self._job is not None and self._keys is not None
+        assert self._job is not None
         if outcome == KEPT:
             try:
-                self._keys.keep(vertices)
+                for keys in self._keys:
+                    keys.keep(vertices)
                 self._keep_camera(camera)
                 self._keep_mask(mask)
             except InputProblem as exc:
                 outcome, reason = FAILED, str(exc)
         if outcome != KEPT:
             self._job.cancel()
-            self._keys.rollback()
+            for keys in self._keys:
+                keys.rollback()
             if self._fitted is not None:
                 self._fitted.remove()
         self.outcome, self.reason = outcome, reason
@@ -266,7 +282,7 @@ class Session:
         for the next run (Silhouette: Mask Image), to check and correct by painting."""
         if mask is None:
             return
-        image = scene_io.store_mask(f"{self.object_name} REFINE mask", mask)
+        image = photo.store_mask(f"{self.asset.parts[0].name} REFINE mask", mask)
         scene_settings(self._scene()).mask_image = image
         self.mask = image.name
 
@@ -283,15 +299,15 @@ class RefineFailed(RuntimeError):
 
 def run_blocking(
     context: bpy.types.Context,
-    obj: bpy.types.Object | None,
+    objects: Sequence[bpy.types.Object],
     config: EngineConfig,
     inputs: Inputs,
     on_event: Callable[[Event], None] | None = None,
 ) -> Session:
-    """Refine one object and wait (scripts, background mode: timers never fire while a script
+    """Refine the objects (one asset) and wait (scripts, background mode: timers never fire while a script
     blocks). Returns the kept session (its `report`, its `camera`); raises InputProblem or
     RefineFailed."""
-    session = Session.prepare(context, obj, inputs, on_event).start(LINK, config)
+    session = Session.prepare(context, objects, inputs, on_event).start(LINK, config)
     try:
         while session.tick(wait=1.0):
             pass

@@ -13,7 +13,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import scene_io
+from . import photo, scene_io
+from .asset import read_asset
 from .refine_protocol import messages as m
 from .refinement import Refinement
 from .scene_io import InputProblem
@@ -33,7 +34,8 @@ def export_row(context: bpy.types.Context, obj: bpy.types.Object, inputs: Inputs
     scene = context.scene
     assert scene is not None
     name = row_name(obj.name)
-    verts, faces = scene_io.mesh_world(obj)
+    asset = read_asset(context, [obj])
+    verts, faces = asset.vertices, asset.faces
     lines = [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in verts] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
     (folder / f"{name}.obj").write_text("\n".join(lines) + "\n")
     camera = inputs.camera or scene.camera
@@ -51,7 +53,7 @@ def _photo_path(inputs: Inputs, camera: bpy.types.Object | None) -> str:
     if inputs.image_path:
         path = Path(bpy.path.abspath(inputs.image_path))
     else:
-        image = inputs.image or scene_io.camera_background_image(camera)
+        image = photo.choose_photo(inputs.image, "", camera).image
         if image is None or image.source != "FILE" or not image.filepath:
             raise InputProblem("the photo must be a file to refine outside Blender (save it, or give --image)")
         path = Path(bpy.path.abspath(image.filepath))
@@ -69,13 +71,15 @@ def write_manifest(folder: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def import_result(obj: bpy.types.Object, folder: Path) -> None:
+def import_result(context: bpy.types.Context, obj: bpy.types.Object, folder: Path) -> None:
     """The engine batch's refined mesh for `obj` (<folder>/<row name>/refined.obj, world space) as
-    its "REFINE" shape key. Raises InputProblem when there is none or it does not fit the mesh."""
+    its "REFINE" shape key, mapped back as a refinement in Blender would (shape keys, modifiers).
+    Raises InputProblem when there is none or it does not fit the mesh."""
     path = folder / row_name(obj.name) / "refined.obj"
     if not (folder / row_name(obj.name) / "done.json").is_file() or not path.is_file():
         raise InputProblem(f"no finished result for '{obj.name}' in {folder}")
     world = np.array([line.split()[1:4] for line in path.read_text().splitlines() if line.startswith("v ")], dtype=np.float64)
-    if world.shape != (len(obj.data.vertices), 3):
-        raise InputProblem(f"{path} has {len(world)} vertices, '{obj.name}' has {len(obj.data.vertices)}")
-    Refinement.add_keys(obj.name).keep(world)
+    part = read_asset(context, [obj]).parts[0]
+    if world.shape != (part.count, 3):
+        raise InputProblem(f"{path} has {len(world)} vertices, '{obj.name}' has {part.count} (did it change since the export?)")
+    Refinement.add_keys(part).keep(world)

@@ -73,11 +73,13 @@ class EngineClient:
         progress_hz: float = 10.0,
         progress_vertices: bool = True,
         find_silhouette: bool = False,
+        parts: list[int] | None = None,
     ) -> None:
         """Queue a refinement. vertices (V, 3) world units, faces (F, 3); image: an encoded image
         file (PNG with alpha, JPEG, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
         camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search".
-        find_silhouette: ignore the image's alpha, the engine finds the object in the photo."""
+        find_silhouette: ignore the image's alpha, the engine finds the object in the photo.
+        parts: vertex counts of consecutive parts when the mesh is several objects refined as one."""
         blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
         if image is not None:
             blobs.append(Blob.from_array("image", image, "u8"))
@@ -97,6 +99,8 @@ class EngineClient:
             header["camera"] = camera
         if find_silhouette:
             header["find_silhouette"] = True
+        if parts and len(parts) > 1:
+            header["parts"] = list(parts)
         self.send(header, blobs)
 
     def cancel(self, job: str) -> None:

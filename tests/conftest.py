@@ -55,3 +55,27 @@ def ico_sphere(level: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
     m = p3d_ico(level)
     return m.verts_packed().numpy().astype(np.float64), m.faces_packed().numpy()
+
+
+def uv_sphere(segments: int = 32, rings: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Blender's UV sphere (radius 1): the poles and rings - 1 rings of `segments` vertices, the
+    quads split in two; outward-facing triangles."""
+    theta = np.linspace(0, np.pi, rings + 1)[1:-1]
+    phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    ring = np.stack(
+        [
+            np.outer(np.sin(theta), np.cos(phi)),
+            np.outer(np.sin(theta), np.sin(phi)),
+            np.repeat(np.cos(theta)[:, None], segments, 1),
+        ],
+        -1,
+    )
+    verts = np.concatenate([[[0.0, 0.0, 1.0]], ring.reshape(-1, 3), [[0.0, 0.0, -1.0]]])
+    j = np.arange(segments)
+    k = (j + 1) % segments
+    bottom, last_ring = len(verts) - 1, 1 + (rings - 2) * segments
+    faces = [np.stack([np.zeros_like(j), 1 + j, 1 + k], 1), np.stack([np.full_like(j, bottom), last_ring + k, last_ring + j], 1)]
+    for r in range(rings - 2):
+        a, b = 1 + r * segments + j, 1 + r * segments + k
+        faces += [np.stack([a, a + segments, b + segments], 1), np.stack([a, b + segments, b], 1)]
+    return verts, np.concatenate(faces)

@@ -123,6 +123,62 @@ def test_a_plain_photo_gets_a_silhouette_the_artist_can_paint_and_reuse(findings
     assert source == "mask" and left_after < 0.5 * left_before, p["masked"]
 
 
+def _scene(findings: dict, name: str) -> dict:
+    found = findings["scenes"][name]
+    assert "crashed" not in found, found
+    return found
+
+
+def test_selected_parts_are_refined_together_without_growing_into_each_other(findings):
+    """Issue 14: a body and a head selected together fit the one silhouette, each in its own
+    REFINE key, and end up no deeper in each other than the true shapes are (Cycles renders)."""
+    a = _scene(findings, "two_part_asset")
+    assert a["operator"][0] == "FINISHED" and "Refined 'Body', 'Head'" in a["operator"][1], a["operator"]
+    assert a["keys"] == [True, True]
+    assert a["iou_after"] > max(0.9, a["iou_before"] + 0.1), a
+    assert a["inside_after"] <= max(a["inside_before"], a["inside_truth"]) + 0.02, a
+
+
+def test_an_active_shape_key_mix_is_the_start_and_stays_what_was_fitted(findings):
+    """With "Smile" at 1, the refinement starts from the shape shown, and with Smile still at 1 the
+    object shows exactly the engine's result; the artist's keys are untouched and named."""
+    k = _scene(findings, "shape_keys")
+    assert k["shown_vs_fitted"] is not None and k["shown_vs_fitted"] < 1e-5, k
+    assert k["iou_after"] > k["iou_before"] + 0.1, k
+    assert k["smile_kept"] == [1.0, True] and k["keys"] == ["Basis", "Smile", "Frown", "REFINE"]
+    assert "started from the shape keys Smile 1.00" in k["summary"] and "Frown" not in k["summary"], k["summary"]
+
+
+def test_modifiers_are_fitted_through_or_warned_about_in_every_path(findings):
+    """Mirror + Subsurf: the evaluated mesh (what renders) is fitted and mapped back to the cage.
+    Decimate keeps no vertex correspondence: the cage is refined and the operator and the batch
+    both say so."""
+    mods = _scene(findings, "modifiers")
+    assert mods["operator"][0] == "FINISHED" and "fitted with the modifiers of Half" in mods["operator"][1], mods["operator"]
+    assert mods["iou_after"] > max(0.88, mods["iou_before"] + 0.15), mods
+    assert mods["decimate"][0] == "FINISHED" and "(Decimate) keep no vertex correspondence" in mods["decimate"][1]
+    assert mods["decimate_batch"] == 0 and mods["decimate_batch_says"]
+
+
+def test_the_photo_is_the_one_the_artist_sees(findings):
+    """The visible camera background image wins over a hidden one; one moved in the camera view is
+    refused with its scale and offset named; an OpenEXR file is read through Blender; a stale
+    file path is named; choosing an Image clears the File."""
+    ph = _scene(findings, "photo_sources")
+    assert ph["visible"][0] == "FINISHED" and ph["iou_visible"] > 0.8, ph
+    assert ph["moved"][0] == "ERROR" and "scale 1.2, offset (0.1, 0)" in ph["moved"][1], ph["moved"]
+    assert ph["exr"][0] == "FINISHED" and ph["iou_exr"] > 0.8, ph
+    assert ph["stale"][0] == "ERROR" and "gone.png" in ph["stale"][1], ph["stale"]
+    assert ph["image_clears_file"]
+
+
+def test_a_batch_row_refines_an_asset_and_the_batch_ends_with_a_table(findings):
+    b = _scene(findings, "batch_asset")
+    assert b["code"] == 0 and b["keys"] == [True, True]
+    header, row = b["table"]
+    assert header.split()[:4] == ["object", "outcome", "IoU", "before"] and row.split()[:2] == ["Body+Head", "refined"], b
+
+
 def test_rows_refined_outside_blender_come_back_as_refine_keys(findings):
     """--export-manifest writes the row for `refine-engine batch`; --import-results reads its
     refined mesh back as the REFINE key (world positions equal to the file's)."""

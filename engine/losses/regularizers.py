@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from pytorch3d.loss import mesh_edge_loss, mesh_normal_consistency
+from pytorch3d.ops import knn_points
 from pytorch3d.structures import Meshes
 
 
@@ -41,3 +42,24 @@ def normal_consistency(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor
 def edge_length(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Mean squared edge length (PyTorch3D's mesh_edge_loss with target length 0)."""
     return mesh_edge_loss(Meshes([verts], [faces]))
+
+
+def part_depths(verts: torch.Tensor, faces: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(V,) how far each vertex is outside the other parts: its offset from the nearest vertex of
+    another part along that vertex's outward normal (negative: inside it). labels: (V,) int64 part
+    of each vertex, at least two parts."""
+    normals = Meshes([verts], [faces]).verts_normals_packed()
+    depth = torch.empty(len(verts), dtype=verts.dtype, device=verts.device)
+    for part in labels.unique():
+        mine, others = labels == part, labels != part
+        nearest = knn_points(verts[mine][None], verts[others][None], K=1).idx[0, :, 0]
+        v_other, n_other = verts[others][nearest], normals[others][nearest]
+        depth[mine] = ((verts[mine] - v_other) * n_other).sum(dim=1)
+    return depth
+
+
+def interpenetration(depth: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """mean(relu(allowed - depth)^2): a vertex going deeper into another part than `allowed`
+    ((V,), its depth at the start where it was already inside, else 0). Solid parts do not pass
+    through each other, and a silhouette cannot tell which part covers a pixel both cover."""
+    return torch.relu(allowed - depth).pow(2).mean()

@@ -16,7 +16,7 @@ from refine_protocol.messages import JOB_ID
 from ..camera import BlenderCamera
 from ..camera.fit import search_start
 from ..errors import InputError, LimitError
-from ..inputs import RefineInputs, check_mask, check_mesh, check_photo, check_silhouette, check_view
+from ..inputs import RefineInputs, check_mask, check_mesh, check_parts, check_photo, check_silhouette, check_view
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, preset
 from ..silhouette import check_aspect
@@ -86,6 +86,7 @@ class RefineRequest:
     progress_hz: float
     progress_vertices: bool
     nbytes: int  # memory held while waiting
+    parts: tuple[int, ...] = ()  # vertex counts of the mesh's parts (separate objects refined as one)
 
     def inputs(self) -> RefineInputs:
         """The engine's inputs, validated when the job was queued: converted and resampled to the
@@ -94,7 +95,7 @@ class RefineRequest:
         photo = check_photo(load_image(self.image).rgb, self.camera) if needed else None
         mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
-        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source)
+        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts)
 
 
 # Settings a client may override, with their types; everything else comes from the preset.
@@ -122,6 +123,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         settings = _settings(h.get("settings", {}), limits)
         verts, faces = _mesh(frame, limits)
         checked_verts = check_mesh(verts, faces)[0]
+        parts = check_parts(h.get("parts", []), len(verts))
         image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame))
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
@@ -133,7 +135,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
-    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes)
+    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:

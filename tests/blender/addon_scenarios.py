@@ -6,7 +6,6 @@ user does and exercises it against a real engine process. Prints one JSON object
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -15,38 +14,15 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from blender_scene import load_rgba, render_rgba  # noqa: E402
+import real_scenes  # noqa: E402
+from blender_scene import render_rgba  # noqa: E402
+from checks import PKG, addon, base_coords, iou, load_alpha, look_at_origin, refine_key, render_alpha, same, snapshot  # noqa: E402
 
 ZIP, ENGINE_PYTHON, ENGINE_ROOT, WORK = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
-PKG = "bl_ext.user_default.refine_mesh"
 found: dict = {}
-
-
-def addon():
-    importlib.import_module(f"{PKG}.batch")  # the headless entry point, imported by batch scripts only
-    return sys.modules[PKG]
-
-
-def base_coords(obj) -> np.ndarray:
-    co = np.empty(len(obj.data.vertices) * 3, np.float32)
-    obj.data.vertices.foreach_get("co", co)
-    return co.reshape(-1, 3)
-
-
-def render_alpha(path: Path) -> np.ndarray:
-    return render_rgba(path)[..., 3]
-
-
-def load_alpha(path: Path) -> np.ndarray:
-    return load_rgba(path)[..., 3]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a > 0.5, b > 0.5
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def make_scene() -> tuple:
@@ -77,32 +53,12 @@ def make_scene() -> tuple:
     return scene, obj, photo
 
 
-def snapshot(obj) -> dict:
-    keys = obj.data.shape_keys
-    blocks = {} if keys is None else {k.name: (np.array([p.co[:] for p in k.data], np.float32), k.value) for k in keys.key_blocks}
-    return {"base": base_coords(obj), "keys": blocks}
-
-
-def same(a: dict, b: dict) -> bool:
-    return (
-        np.array_equal(a["base"], b["base"])
-        and a["keys"].keys() == b["keys"].keys()
-        and all(np.array_equal(a["keys"][k][0], b["keys"][k][0]) and a["keys"][k][1] == b["keys"][k][1] for k in a["keys"])
-    )
-
-
-def refine_key(obj):
-    keys = obj.data.shape_keys
-    key = None if keys is None else keys.key_blocks.get("REFINE")
-    return None if key is None else np.array([p.co[:] for p in key.data], np.float32)
-
-
 def drive_like_the_modal_operator(obj, interrupt=None) -> dict:
     """What the modal operator does, minus the window: a Session ticked every 50 ms (a timer
     event each), the REFINE key read between ticks as the viewport would draw it. interrupt(session)
     is called once the key has changed twice; the session alone cleans up."""
     a = addon()
-    session = a.session.Session.prepare(bpy.context, obj, a.session.Inputs.from_panel(bpy.context.scene))
+    session = a.session.Session.prepare(bpy.context, [obj], a.session.Inputs.from_panel(bpy.context.scene))
     session.start(a.engine_link.LINK, a.preferences.engine_config(bpy.context))
     ticks, changes, statuses, last = 0, 0, [], refine_key(obj)
     t0 = time.time()
@@ -118,11 +74,6 @@ def drive_like_the_modal_operator(obj, interrupt=None) -> dict:
         time.sleep(0.05)
     return {"outcome": session.outcome, "reason": session.reason, "summary": session.summary(), "ticks": ticks,
             "changes": changes, "progress": session.progress, "statuses": len(set(statuses))}  # fmt: skip
-
-
-def look_at_origin(location: tuple) -> Matrix:
-    loc = Vector(location)
-    return Matrix.Translation(loc) @ (-loc).to_track_quat("-Z", "Y").to_matrix().to_4x4()
 
 
 def render_rigid(obj, path: Path) -> np.ndarray:
@@ -178,7 +129,7 @@ def camera_scenarios() -> dict:
     scene.refine.camera = user
     before = (set(bpy.data.objects.keys()), len(bpy.data.cameras))
     a = addon()
-    session = a.session.Session.prepare(bpy.context, head, a.session.Inputs.from_panel(scene))
+    session = a.session.Session.prepare(bpy.context, [head], a.session.Inputs.from_panel(scene))
     session.start(a.engine_link.LINK, a.preferences.engine_config(bpy.context))
     poses, statuses, t0 = set(), set(), time.time()
     while session.tick(wait=0.2) and time.time() - t0 < 60:
@@ -253,7 +204,7 @@ def photo_scenarios() -> dict:
     obj.shape_key_clear()
     scene.refine.silhouette = "MASK"
     left = [float((render_alpha(WORK / "plain_start.png")[:, :48] > 0.5).mean())]
-    session = a.session.run_blocking(bpy.context, obj, config, a.session.Inputs.from_panel(scene))
+    session = a.session.run_blocking(bpy.context, [obj], config, a.session.Inputs.from_panel(scene))
     left.append(float((render_alpha(WORK / "plain_masked.png")[:, :48] > 0.5).mean()))
     out["masked"] = [session.report["silhouette"]["source"], *left]
     scene.refine.silhouette, scene.refine.mask_image = "ALPHA", None
@@ -288,7 +239,7 @@ def main() -> None:
     real_show = a.refinement.Refinement.show
     a.refinement.Refinement.show = lambda self, w: (shown.append(w.copy()), real_show(self, w))[1]
     panel = a.session.Inputs.from_panel(scene)
-    report = a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel).report
+    report = a.session.run_blocking(bpy.context, [obj], a.preferences.engine_config(bpy.context), panel).report
     a.refinement.Refinement.show = real_show
     found["iterations"] = report["iterations_run"]
     found["updates"] = len(shown)
@@ -325,7 +276,7 @@ def main() -> None:
         dead_port = s.getsockname()[1]
     prefs.mode, prefs.port, prefs.token = "ATTACH", dead_port, "x" * 20
     try:
-        a.session.run_blocking(bpy.context, obj, a.preferences.engine_config(bpy.context), panel)
+        a.session.run_blocking(bpy.context, [obj], a.preferences.engine_config(bpy.context), panel)
         found["unreachable"] = "no error"
     except a.session.RefineFailed as exc:
         found["unreachable"] = [str(exc), same(snapshot(obj), plain)]
@@ -390,13 +341,14 @@ def main() -> None:
                 bpy.data.objects.remove(bpy.data.objects["Doomed"])
 
     try:
-        a.session.run_blocking(bpy.context, doomed, a.preferences.engine_config(bpy.context), panel, delete_on_second_update)
+        a.session.run_blocking(bpy.context, [doomed], a.preferences.engine_config(bpy.context), panel, delete_on_second_update)
         found["deleted_mid_run"] = "no error"
     except a.session.RefineFailed as exc:
         found["deleted_mid_run"] = str(exc)
 
     found["camera"] = camera_scenarios()
     found["photo"] = photo_scenarios()
+    found["scenes"] = real_scenes.run(WORK)
 
     # Stop the engine; unregister and register again.
     proc = a.engine_link.LINK.launched.proc

@@ -1,0 +1,237 @@
+"""Scenes as artists build them (issue 14), inside real Blender with a real engine: a two-part
+asset, an active shape key, Mirror + Subsurf and Decimate modifiers, camera background images
+(hidden, visible, moved), an OpenEXR photo, a batch row refining an asset. Each returns findings;
+tests/test_addon.py checks them."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import bmesh
+import bpy
+import numpy as np
+from checks import addon, iou, look_at_origin, render_alpha
+from mathutils.bvhtree import BVHTree
+
+
+def _fresh() -> bpy.types.Scene:
+    """An empty scene with a camera looking at the origin (96 x 80)."""
+    for o in list(bpy.data.objects):
+        bpy.data.objects.remove(o)
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 80, 100
+    camera = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    scene.collection.objects.link(camera)
+    camera.matrix_world = look_at_origin((1.0, -6.0, 1.5))
+    scene.camera = camera
+    settings = scene.refine
+    settings.image, settings.image_path, settings.camera, settings.silhouette = None, "", None, "ALPHA"
+    settings.preset, settings.iterations, settings.fit_camera = "fast", 25, "OFF"  # 96 x 80: a second or two each
+    return scene
+
+
+def _sphere(name: str, location=(0.0, 0.0, 0.0), scale=(1.0, 1.0, 1.0), radius: float = 1.0) -> bpy.types.Object:
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=radius, location=location)
+    obj = bpy.context.active_object
+    obj.name, obj.scale = name, scale
+    return obj
+
+
+def _photo(path: Path, *truth: bpy.types.Object) -> np.ndarray:
+    """Render the true shapes (the photo's alpha), then remove them."""
+    alpha = render_alpha(path)
+    for obj in truth:
+        bpy.data.objects.remove(obj)
+    return alpha
+
+
+def _select(*objects: bpy.types.Object) -> None:
+    for o in bpy.context.view_layer.objects:
+        o.select_set(o in objects)
+    bpy.context.view_layer.objects.active = objects[0]
+
+
+def _world_mesh(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
+    """What renders: the evaluated mesh (keys and modifiers applied) in world space, triangles."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = evaluated.to_mesh()
+    co = np.array([v.co[:] for v in mesh.vertices], np.float64)
+    mesh.calc_loop_triangles()
+    tris = np.array([t.vertices[:] for t in mesh.loop_triangles], np.int64)
+    evaluated.to_mesh_clear()
+    m = np.array(obj.matrix_world)
+    return co @ m[:3, :3].T + m[:3, 3], tris
+
+
+def _inside_share(points: np.ndarray, other: bpy.types.Object) -> float:
+    """The share of `points` (world) inside the closed mesh `other` (by the nearest face's side)."""
+    verts, tris = _world_mesh(other)
+    tree = BVHTree.FromPolygons([tuple(v) for v in verts], [tuple(t) for t in tris])
+    inside = 0
+    for p in points:
+        loc, normal, _, _ = tree.find_nearest(p)
+        inside += loc is not None and float(np.dot(np.asarray(p) - np.asarray(loc), np.asarray(normal))) < 0
+    return inside / max(len(points), 1)
+
+
+def _interpenetration(a: bpy.types.Object, b: bpy.types.Object) -> float:
+    return _inside_share(_world_mesh(a)[0], b) + _inside_share(_world_mesh(b)[0], a)
+
+
+def _operator(scene: bpy.types.Scene) -> list:
+    """Refine Mesh as a script runs it (EXEC); an ERROR report raises, so keep its message."""
+    try:
+        return [*bpy.ops.refine.refine_mesh(), scene.refine.status]
+    except RuntimeError as exc:
+        return ["ERROR", str(exc).strip()]
+
+
+def two_part_asset(work: Path) -> dict:
+    """A body and a head selected together: both refined against the one silhouette, each in its
+    own REFINE key, without growing into each other."""
+    scene = _fresh()
+    truth = _sphere("TBody", scale=(1.3, 1.0, 0.8)), _sphere("THead", (0.4, 0.0, 1.25), radius=0.5)
+    inside_truth = _interpenetration(*truth)
+    photo = _photo(work / "asset.png", *truth)
+    body, head = _sphere("Body"), _sphere("Head", (0.3, 0.0, 1.4), radius=0.45)
+    scene.refine.image_path = str(work / "asset.png")
+    out: dict = {"iou_before": iou(render_alpha(work / "asset_before.png"), photo), "inside_truth": inside_truth}
+    out["inside_before"] = _interpenetration(body, head)
+    _select(body, head)
+    out["operator"] = _operator(scene)
+    out["keys"] = [bool(o.data.shape_keys and o.data.shape_keys.key_blocks.get("REFINE")) for o in (body, head)]
+    out["iou_after"] = iou(render_alpha(work / "asset_after.png"), photo)
+    out["inside_after"] = _interpenetration(body, head)
+    return out
+
+
+def shape_keys(work: Path) -> dict:
+    """An artist's key "Smile" at 1 (and "Frown" at 0): the refinement starts from what is shown,
+    and with Smile still at 1 the object shows exactly what the engine fitted."""
+    scene = _fresh()
+    photo = _photo(work / "keys.png", _sphere("Truth", scale=(1.3, 1.0, 0.75)))
+    obj = _sphere("Face")
+    obj.shape_key_add(name="Basis")
+    smile = obj.shape_key_add(name="Smile", from_mix=False)
+    co = np.array([p.co[:] for p in smile.data], np.float32)
+    smile.data.foreach_set("co", (co * np.array([1.0, 1.0, 1.3], np.float32)).ravel())  # tall: the fit must undo it
+    smile.value = 1.0
+    obj.shape_key_add(name="Frown", from_mix=False).value = 0.0
+    smile_before = np.array([p.co[:] for p in smile.data], np.float32)
+    scene.refine.image_path, scene.refine.iterations = str(work / "keys.png"), 60  # a long way from tall to wide
+    out: dict = {"iou_before": iou(render_alpha(work / "keys_before.png"), photo)}
+    a, fitted = addon(), []
+    session = a.session.run_blocking(
+        bpy.context,
+        [obj],
+        a.preferences.engine_config(bpy.context),
+        a.session.Inputs.from_panel(scene),
+        lambda e: fitted.append(e.vertices) if e.kind == "result" else None,
+    )
+    out["summary"] = session.summary()
+    out["iou_after"] = iou(render_alpha(work / "keys_after.png"), photo)
+    shown = _world_mesh(obj)[0]
+    out["shown_vs_fitted"] = float(np.abs(shown - fitted[0]).max()) if fitted else None
+    keys = obj.data.shape_keys.key_blocks
+    out["smile_kept"] = [
+        keys["Smile"].value,
+        bool(np.array_equal(np.array([p.co[:] for p in smile.data], np.float32), smile_before)),
+    ]
+    out["keys"] = [k.name for k in keys]
+    return out
+
+
+def modifiers(work: Path) -> dict:
+    """Half a model with Mirror + Subsurf: the evaluated mesh is fitted and mapped back to the
+    cage. A Decimate modifier keeps no correspondence: the cage is refined, with a warning in the
+    operator's message and in the batch's output."""
+    scene = _fresh()
+    photo = _photo(work / "mods.png", _sphere("Truth", scale=(1.35, 1.0, 0.7)))
+    obj = _sphere("Half")
+    mesh = obj.data
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    bmesh.ops.delete(bm, geom=[v for v in bm.verts if v.co.x < -1e-4], context="VERTS")
+    bm.to_mesh(mesh)
+    bm.free()
+    obj.modifiers.new("Mirror", "MIRROR")
+    obj.modifiers.new("Subsurf", "SUBSURF").levels = 1
+    scene.refine.image_path = str(work / "mods.png")
+    out: dict = {"iou_before": iou(render_alpha(work / "mods_before.png"), photo)}
+    _select(obj)
+    out["operator"] = _operator(scene)
+    out["iou_after"] = iou(render_alpha(work / "mods_after.png"), photo)
+    obj.shape_key_clear()
+    obj.modifiers.clear()
+    obj.modifiers.new("Decimate", "DECIMATE").ratio = 0.5
+    out["decimate"] = _operator(scene)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        out["decimate_batch"] = addon().batch.main(["--object", "Half", "--iterations", "3"])
+    out["decimate_batch_says"] = "keep no vertex correspondence" in output.getvalue()
+    return out
+
+
+def photo_sources(work: Path) -> dict:
+    """Which photo is used: the camera's visible background image over a hidden one; one moved in
+    the camera view is refused; an OpenEXR photo is read through Blender; a stale file path is
+    named; choosing an Image clears the File."""
+    scene = _fresh()
+    photo = _photo(work / "bg.png", _sphere("Truth", scale=(1.3, 1.0, 0.75)))
+    scene.render.image_settings.file_format = "OPEN_EXR"
+    truth = _sphere("Truth", scale=(1.3, 1.0, 0.75))
+    _photo(work / "bg.exr", truth)
+    scene.render.image_settings.file_format = "PNG"
+    obj = _sphere("Ball")
+    blank = bpy.data.images.new("Blank", 96, 80, alpha=True)  # opaque black: no silhouette at all
+    blank.pack()
+    cam = scene.camera.data
+    cam.show_background_images = True
+    hidden, visible = cam.background_images.new(), cam.background_images.new()
+    hidden.image, hidden.show_background_image = blank, False
+    visible.image = bpy.data.images.load(str(work / "bg.png"))
+    _select(obj)
+    out: dict = {"visible": _operator(scene), "iou_visible": iou(render_alpha(work / "bg_after.png"), photo)}
+    obj.shape_key_clear()
+    visible.scale, visible.offset = 1.2, (0.1, 0.0)
+    out["moved"] = _operator(scene)
+    visible.scale, visible.offset = 1.0, (0.0, 0.0)
+    scene.refine.image_path = str(work / "bg.exr")
+    out["exr"] = _operator(scene)
+    out["iou_exr"] = iou(render_alpha(work / "exr_after.png"), photo)
+    obj.shape_key_clear()
+    scene.refine.image_path = str(work / "gone.png")
+    out["stale"] = _operator(scene)
+    scene.refine.image = visible.image
+    out["image_clears_file"] = scene.refine.image_path == ""
+    scene.refine.image = None
+    return out
+
+
+def batch_asset(work: Path) -> dict:
+    """A batch row "Body+Head" refines the two as one asset; the batch ends with a table."""
+    scene = _fresh()
+    truth = _sphere("TBody", scale=(1.3, 1.0, 0.8)), _sphere("THead", (0.4, 0.0, 1.25), radius=0.5)
+    _photo(work / "asset.png", *truth)
+    _sphere("Body"), _sphere("Head", (0.3, 0.0, 1.4), radius=0.45)
+    scene.refine.image_path = ""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = addon().batch.main(["--object", "Body+Head", "--image", str(work / "asset.png"), "--iterations", "5"])
+    lines = output.getvalue().splitlines()
+    table = [ln for ln in lines if ln.startswith(("object ", "Body+Head "))]
+    return {"code": code, "table": table, "keys": [bool(bpy.data.objects[n].data.shape_keys) for n in ("Body", "Head")]}
+
+
+def run(work: Path) -> dict:
+    found = {}
+    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, batch_asset):
+        try:
+            found[scenario.__name__] = scenario(work)
+        except Exception as exc:  # one broken scenario must not hide the others' findings
+            found[scenario.__name__] = {"crashed": f"{type(exc).__name__}: {exc}"}
+    scene = bpy.context.scene
+    scene.refine.image, scene.refine.image_path = None, ""
+    return found
