@@ -30,6 +30,9 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--mask", type=Path, help="silhouette mask (white = object), e.g. a corrected --mask-out")
     p.add_argument(
+        "--occluder", type=Path, help="mesh (same frame) of what hides the object in the photo: those pixels are left out"
+    )
+    p.add_argument(
         "--find-silhouette",
         action="store_true",
         help="ignore the photo's alpha: find the object in the photo (seeded by the mesh)",
@@ -64,7 +67,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise InputError("--camera is required unless --fit-camera search")
     if args.find_silhouette and args.mask:
         raise InputError("--find-silhouette and --mask exclude each other")
-    inputs, photo = load_inputs(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette)
+    inputs, photo = load_inputs(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette, args.occluder)
     verts, faces = inputs.verts, inputs.faces
 
     result = _run_with_progress(inputs, args.quiet)

@@ -30,6 +30,7 @@ class RefineInputs:
     image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], the camera's resolution, if used
     silhouette_source: str = SILHOUETTE_MASK  # where `mask` came from (SILHOUETTE_AUTO when None)
     parts: tuple[int, ...] = ()  # vertex counts of consecutive parts (separate objects); () or one: a single object
+    occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float64 world, (G, 3) int64: hides the object
 
     @classmethod
     def checked(
@@ -42,6 +43,7 @@ class RefineInputs:
         image: np.ndarray | None = None,
         silhouette_source: str = SILHOUETTE_MASK,
         parts: tuple[int, ...] = (),
+        occluder: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> RefineInputs:
         """Validate everything (raises InputError naming the problem). The photo and the mask may
         have any size with the camera's aspect ratio: they are resampled to the camera's."""
@@ -61,7 +63,9 @@ class RefineInputs:
             mask = check_mask(mask, camera)
             image = image if settings.uses_image else None
         check_view(verts, camera)
-        return cls(verts, faces, mask, camera, settings, image, silhouette_source, check_parts(parts, len(verts)))
+        parts = check_parts(parts, len(verts))
+        occluder = None if occluder is None else check_mesh(*occluder, what="occluder")
+        return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder)
 
 
 MAX_PARTS = 256  # each part costs a nearest-neighbour query per iteration
@@ -78,27 +82,28 @@ def check_parts(parts: Any, num_verts: int) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_mesh(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """verts (V, 3) finite floats, faces (F, 3) indices into them. Returns float64 / int64 copies."""
+def check_mesh(verts: np.ndarray, faces: np.ndarray, what: str = "mesh") -> tuple[np.ndarray, np.ndarray]:
+    """verts (V, 3) finite floats, faces (F, 3) indices into them. Returns float64 / int64 copies.
+    `what` names the mesh in errors."""
     verts = np.asarray(verts)
     faces = np.asarray(faces)
     if verts.ndim != 2 or verts.shape[1] != 3 or len(verts) < 3:
-        raise InputError(f"mesh: vertices must be an (V, 3) array with V >= 3, got shape {verts.shape}")
+        raise InputError(f"{what}: vertices must be an (V, 3) array with V >= 3, got shape {verts.shape}")
     if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) < 1:
-        raise InputError(f"mesh: faces must be an (F, 3) array of triangles, got shape {faces.shape}")
+        raise InputError(f"{what}: faces must be an (F, 3) array of triangles, got shape {faces.shape}")
     if not np.issubdtype(faces.dtype, np.integer):
-        raise InputError("mesh: face indices must be integers")
+        raise InputError(f"{what}: face indices must be integers")
     verts = verts.astype(np.float64)
     if not np.isfinite(verts).all():
-        raise InputError(f"mesh: {int((~np.isfinite(verts)).any(1).sum())} vertices have non-finite coordinates (NaN or inf)")
+        raise InputError(f"{what}: {int((~np.isfinite(verts)).any(1).sum())} vertices have non-finite coordinates (NaN or inf)")
     if faces.min() < 0 or faces.max() >= len(verts):
-        raise InputError(f"mesh: face indices must be in 0..{len(verts) - 1}, found {faces.min()}..{faces.max()}")
+        raise InputError(f"{what}: face indices must be in 0..{len(verts) - 1}, found {faces.min()}..{faces.max()}")
     faces = faces.astype(np.int64)
     extent = np.ptp(verts, axis=0).max()
     a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
     area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()
     if extent <= 0 or area <= 1e-12 * extent**2:
-        raise InputError("mesh: degenerate mesh (zero size or zero surface area)")
+        raise InputError(f"{what}: degenerate mesh (zero size or zero surface area)")
     return verts, faces
 
 

@@ -57,6 +57,7 @@ class Objective:
         alpha: torch.Tensor,
         target: torch.Tensor,
         confidence: torch.Tensor | None = None,
+        visible: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The weighted terms (their sum is the loss).
 
@@ -65,10 +66,11 @@ class Objective:
             local: (V, 3) the same without the global similarity (what `offset` penalizes).
             alpha: (1, H, W) rendered silhouette; target: (1, H, W) reference coverage.
             confidence: (V,) per-vertex symmetry confidence (REFINE network) or None.
+            visible: (1, H, W) 0 where an occluder hides the object (those pixels say nothing), or None.
         """
         w = self.weights
         sil = losses.silhouette_l2 if w.silhouette_kind == "l2" else losses.silhouette_bce
-        terms = {"silhouette": w.silhouette * sil(alpha, target)}
+        terms = {"silhouette": w.silhouette * sil(alpha, target, visible)}
         if w.offset:
             terms["offset"] = w.offset * losses.offset_l2(local, self.rest)
         if w.along_ray and self.rays is not None:

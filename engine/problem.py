@@ -19,6 +19,7 @@ from .inputs import RefineInputs
 from .objective import Objective
 from .optimize import Stage, Step
 from .params import DirectOffsets, LargeSteps, RefineNetwork, Similarity
+from .preview import silhouette
 from .proxy import Proxy, make_proxy
 from .render import SilhouetteRenderer
 from .settings import Settings
@@ -96,16 +97,18 @@ class Problem:
     faces: torch.Tensor
     mask: torch.Tensor  # (1, 1, H, W) the reference silhouette at the camera's resolution
     settings: Settings
+    visible: torch.Tensor | None = None  # (1, 1, H, W) 0 where an occluder hides the object, or None
 
     def start(self, stage: Stage) -> Step:
         """The step function of a stage: its renderer and its target silhouette."""
         s = self.settings
         renderer = SilhouetteRenderer(stage.size, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend)
         target = F.interpolate(self.mask, size=stage.size, mode="area")[0]
-        return lambda: self.step(renderer, target, stage.size)
+        visible = None if self.visible is None else F.interpolate(self.visible, size=stage.size, mode="area")[0]
+        return lambda: self.step(renderer, target, stage.size, visible)
 
     def step(
-        self, renderer: SilhouetteRenderer, target: torch.Tensor, hw: tuple[int, int]
+        self, renderer: SilhouetteRenderer, target: torch.Tensor, hw: tuple[int, int], visible: torch.Tensor | None = None
     ) -> tuple[dict[str, float], torch.Tensor]:
         """One optimizer step. Returns the weighted terms, "total" and "iou" (as floats) and the
         (V', 3) iterate they were measured on."""
@@ -113,12 +116,13 @@ class Problem:
         v_local, confidence = self.local.deform()  # the local parameterization runs once
         v = v_local if self.similarity is None else self.similarity.transform(v_local)
         alpha = renderer(self.pixels(v, hw)[None], self.faces)
-        terms = self.objective(v, v_local, alpha, target, confidence)
+        terms = self.objective(v, v_local, alpha, target, confidence, visible)
         total = sum(terms.values())
         total.backward()  # type: ignore[union-attr]
         self.optimizer.step()
         with torch.no_grad():
-            iou = losses.soft_iou((alpha > 0.5).to(v.dtype), (target > 0.5).to(v.dtype))
+            seen = 1.0 if visible is None else (visible > 0.5).to(v.dtype)
+            iou = losses.soft_iou((alpha > 0.5).to(v.dtype) * seen, (target > 0.5).to(v.dtype) * seen)
             # One device-to-host read per iteration for all the numbers (each float() would sync).
             values = torch.stack([*terms.values(), total, iou]).tolist()  # type: ignore[misc]
         return dict(zip([*terms, "total", "iou"], values)), v.detach()
@@ -146,7 +150,18 @@ def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
-    return Problem(local, similarity, objective, opt, pixels, mesh.faces, mask, s)
+    visible = visible_pixels(inputs)
+    return Problem(
+        local, similarity, objective, opt, pixels, mesh.faces, mask, s, None if visible is None else visible.to(device)
+    )
+
+
+def visible_pixels(inputs: RefineInputs) -> torch.Tensor | None:
+    """(1, 1, H, W) 0 where the occluder hides the object, 1 elsewhere, at the camera's resolution
+    (the camera the shape is refined with: a fitted one); None without an occluder."""
+    if inputs.occluder is None:
+        return None
+    return torch.tensor(~silhouette(*inputs.occluder, inputs.camera), dtype=DTYPE)[None, None]
 
 
 def _local_model(s: Settings, mesh: OptimizedMesh, image: np.ndarray | None, final_hw: tuple[int, int], pixels: Pixels):

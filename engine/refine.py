@@ -23,7 +23,7 @@ from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
 from .optimize import OnIteration, Outcome, Stage, optimize
-from .problem import OptimizedMesh, build_problem, plan_stages
+from .problem import OptimizedMesh, build_problem, plan_stages, visible_pixels
 from .report import Report
 from .selfcheck import self_check
 from .settings import Settings
@@ -72,6 +72,7 @@ def refine(
     image: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     parts: tuple[int, ...] = (),
+    occluder: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Result:
     """Refine a mesh against a silhouette seen from a Blender camera.
 
@@ -88,12 +89,17 @@ def refine(
             iterate so far is returned, with `cancelled=True`).
         parts: vertex counts of consecutive parts when the mesh is several objects refined as one
             (e.g. (V1, V2)): they are kept from going deeper into each other than they start.
+        occluder: ((O, 3) world vertices, (G, 3) faces) of what stands between the camera and the
+            object: the photo's pixels it covers say nothing about the object (the camera fit
+            and the silhouette finder still see them).
     Returns:
         Result with the refined (V, 3) vertices, same order as the input, and a report.
     Raises:
         InputError naming the first problem with the inputs.
     """
-    return refine_inputs(RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts), progress)
+    return refine_inputs(
+        RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts, occluder=occluder), progress
+    )
 
 
 def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None) -> Result:
@@ -140,9 +146,10 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
 
 
 def _input_view_iou(inputs: RefineInputs, verts: np.ndarray) -> float:
-    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px)."""
-    points = torch.tensor(verts, dtype=torch.float32)
-    return silhouette_iou(inputs.camera, points, torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)[None, None])
+    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px), where
+    no occluder hides it."""
+    points, faces, mask = torch.tensor(verts, dtype=torch.float32), torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)
+    return silhouette_iou(inputs.camera, points, faces, mask[None, None], visible_pixels(inputs))
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

@@ -77,6 +77,33 @@ def read_asset(context: bpy.types.Context, objects: Sequence[bpy.types.Object]) 
     return Asset(parts, np.concatenate(verts), np.concatenate(faces).astype(np.int32), warnings)
 
 
+def read_occluder(
+    context: bpy.types.Context, collection: bpy.types.Collection | None, asset: Sequence[bpy.types.Object]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The visible meshes of `collection` (not the asset's own) as one world mesh, as they render
+    (keys and modifiers applied): (O, 3) float32, (G, 3) int32. None when there are none."""
+    if collection is None:
+        return None
+    depsgraph = context.evaluated_depsgraph_get()
+    verts, faces, start = [], [], 0
+    for obj in collection.all_objects:
+        if obj.type != "MESH" or obj in asset or not obj.visible_get():
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        try:
+            co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+            mesh.vertices.foreach_get("co", co)
+            tris = _triangles(mesh)
+        finally:
+            evaluated.to_mesh_clear()
+        if len(tris):
+            verts.append(_apply(np.array(obj.matrix_world, dtype=np.float64), co.reshape(-1, 3)).astype(np.float32))
+            faces.append(tris + start)
+            start += len(co) // 3
+    return (np.concatenate(verts), np.concatenate(faces).astype(np.int32)) if verts else None
+
+
 def _check(objects: Sequence[bpy.types.Object]) -> None:
     if not objects:
         raise InputProblem("select a mesh object to refine")

@@ -38,6 +38,7 @@ class JobInput:
     progress_hz: float = 10.0
     find_silhouette: bool = False  # ignore the photo's alpha
     parts: list[int] = field(default_factory=list)  # vertex counts of the asset's objects
+    occluder: tuple[Any, Any] | None = None  # (O, 3) float32 world, (G, 3) int32: what hides the asset
 
 
 class RefineJob:
@@ -88,6 +89,7 @@ class RefineJob:
                 progress_hz=i.progress_hz,
                 find_silhouette=i.find_silhouette,
                 parts=i.parts,
+                occluder=i.occluder,
             )
             with self._send:
                 self._client = client

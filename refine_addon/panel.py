@@ -25,6 +25,7 @@ class VIEW3D_PT_refine(bpy.types.Panel):
         col.prop(props, "silhouette")
         if props.silhouette == SILHOUETTE_MASK or props.mask_image is not None:
             col.prop(props, "mask_image")
+        col.prop(props, "occluders")
         col.prop(props, "camera")
         col.prop(props, "fit_camera")
         col.prop(props, "symmetry")

@@ -52,6 +52,11 @@ class RefineSettings(bpy.types.PropertyGroup):
         name="Mask",
         description="Silhouette mask, white = object (the last automatic one is kept here: paint corrections into it)",
     )
+    occluders: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Collection,
+        name="Occluders",
+        description="Objects in front of the refined ones in the photo (a hand, a stand): the pixels they cover are not explained by the mesh",
+    )
     camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Object,
         poll=_is_camera,

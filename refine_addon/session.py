@@ -20,7 +20,7 @@ from typing import Any
 import bpy
 
 from . import photo, scene_io
-from .asset import Asset, read_asset
+from .asset import Asset, read_asset, read_occluder
 from .camera_object import CameraPlan, FittedCamera, make_scene_camera
 from .engine_link import LINK, EngineConfig, EngineLink
 from .job import Event, JobInput, RefineJob
@@ -45,12 +45,13 @@ class Inputs:
     fit_camera: str = m.FIT_OFF  # a key of messages.FIT_CAMERA
     silhouette: str = m.SILHOUETTE_ALPHA  # a key of messages.SILHOUETTE (a photo without alpha: found anyway)
     mask_image: bpy.types.Image | None = None  # with SILHOUETTE_MASK
+    occluders: bpy.types.Collection | None = None  # its visible meshes hide the asset's pixels
 
     @classmethod
     def from_panel(cls, scene: bpy.types.Scene | None) -> Inputs:
         p = scene_settings(scene)
         fields = (p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower(), p.silhouette.lower(), p.mask_image)
-        return cls(p.image, p.image_path, p.camera, *fields)
+        return cls(p.image, p.image_path, p.camera, *fields, p.occluders)
 
     def settings(self) -> dict[str, Any]:
         """The request's settings object (docs/protocol.md)."""
@@ -79,8 +80,10 @@ def read_job(
     if choice.note:
         asset.warnings.append(choice.note)
     find = inputs.silhouette == m.SILHOUETTE_AUTO
-    parts = [part.count for part in asset.parts]
-    job = JobInput(asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find, parts=parts)
+    job = JobInput(
+        asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find,
+        parts=[part.count for part in asset.parts], occluder=read_occluder(context, inputs.occluders, objects),
+    )  # fmt: skip
     plan = CameraPlan(
         asset.parts[0].name, camera.name if camera else None, choice.image.name if choice.image else None, choice.path
     )

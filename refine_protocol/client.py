@@ -74,15 +74,22 @@ class EngineClient:
         progress_vertices: bool = True,
         find_silhouette: bool = False,
         parts: list[int] | None = None,
+        occluder: tuple[Any, Any] | None = None,
     ) -> None:
         """Queue a refinement. vertices (V, 3) world units, faces (F, 3); image: an encoded image
         file (PNG with alpha, JPEG, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
         camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search".
         find_silhouette: ignore the image's alpha, the engine finds the object in the photo.
-        parts: vertex counts of consecutive parts when the mesh is several objects refined as one."""
+        parts: vertex counts of consecutive parts when the mesh is several objects refined as one.
+        occluder: ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera."""
         blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
         if image is not None:
             blobs.append(Blob.from_array("image", image, "u8"))
+        if occluder is not None:
+            blobs += [
+                Blob.from_array("occluder_vertices", occluder[0], "f32"),
+                Blob.from_array("occluder_faces", occluder[1], "i32"),
+            ]
         if mask is not None:
             import numpy as np
 

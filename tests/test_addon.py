@@ -172,6 +172,17 @@ def test_the_photo_is_the_one_the_artist_sees(findings):
     assert ph["image_clears_file"]
 
 
+def test_occluders_hide_pixels_instead_of_being_explained_by_the_mesh(findings):
+    """A box in front of the object, inside the photo's silhouette: in the panel's Occluders
+    collection its pixels are left out (the mesh does not grow into them, the IoU it reports is
+    over the pixels it can explain); without it, the mesh swells into the box."""
+    o = _scene(findings, "occluders")
+    assert o["operator"][0] == "FINISHED" and o["operator_blind"][0] == "FINISHED", o
+    assert o["grown"] < 0.05 and o["grown_blind"] > 0.3, o
+    before, after = (float(x) for x in o["operator"][1].split("silhouette IoU ")[1].split(",")[0].split(" -> "))
+    assert after > before, o["operator"]
+
+
 def test_a_batch_row_refines_an_asset_and_the_batch_ends_with_a_table(findings):
     b = _scene(findings, "batch_asset")
     assert b["code"] == 0 and b["keys"] == [True, True]

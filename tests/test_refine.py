@@ -156,3 +156,29 @@ def test_parts_refined_together_do_not_grow_into_each_other():
     assert apart.report.best_iou > max(0.93, blind.report.best_iou - 0.01)
     with pytest.raises(InputError, match="add up to"):
         refine(coarse, faces, mask, camera, s, parts=(n_body, 5))
+
+
+def test_an_occluder_hides_pixels_instead_of_being_explained_by_the_mesh():
+    """A box stands between the camera and the object, and the photo's silhouette covers both:
+    told about the box, the refinement leaves its pixels out; not told, the mesh reaches for them."""
+    v, f = uv_sphere()
+    truth = v * np.array([1.3, 1.0, 0.75])
+    box = np.array([[x, y, z] for x in (0.6, 2.0) for y in (-2.6, -2.2) for z in (-1.5, 1.5)])
+    box_faces = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1], [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])  # fmt: skip
+    camera = look_at(np.zeros(3), -90.0, 10.0, 6.0, (96, 80))
+    hidden, true_sil = silhouette(box, box_faces, camera), silhouette(truth, f, camera)
+    mask = (true_sil | hidden).astype(np.float32)
+    s = FAST.with_overrides(iterations=40)
+    told = silhouette(refine(v, f, mask, camera, s, occluder=(box, box_faces)).vertices, f, camera)
+    blind = silhouette(refine(v, f, mask, camera, s).vertices, f, camera)
+
+    def grown(sil: np.ndarray) -> float:  # the box's pixels the mesh covers beyond the true shape
+        return float((sil & hidden & ~true_sil).sum() / (hidden & ~true_sil).sum())
+
+    def visible_iou(sil: np.ndarray) -> float:
+        return float((sil & true_sil & ~hidden).sum() / ((sil | true_sil) & ~hidden).sum())
+
+    assert grown(told) < 0.01 and grown(blind) > 0.03
+    assert visible_iou(told) > visible_iou(blind) + 0.03
+    with pytest.raises(InputError, match="occluder: face indices"):
+        refine(v, f, mask, camera, s, occluder=(box, box_faces + 10))

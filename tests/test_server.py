@@ -197,6 +197,11 @@ def _bad_requests(small):
         "full mask": (dict(vertices=v, faces=f, camera=cam, mask=np.full_like(mask, 255)), "invalid_input", "whole picture"),
         "find and mask": (dict(vertices=v, faces=f, camera=cam, mask=mask, find_silhouette=True), "bad_request", "exclude"),
         "parts not adding up": (dict(vertices=v, faces=f, camera=cam, mask=mask, parts=[3, 4]), "invalid_input", "add up to"),
+        "NaN occluder": (
+            dict(vertices=v, faces=f, camera=cam, mask=mask, occluder=(nan_v, f)),
+            "invalid_input",
+            "occluder: 1 vertices",
+        ),
         "too many vertices": (dict(vertices=np.zeros((60000, 3)), faces=f, camera=cam, mask=mask), "limit_exceeded", "50000"),
         "too many pixels": (
             dict(vertices=v, faces=f, camera={**cam, "resolution_x": 2000, "resolution_y": 2000}, mask=mask),

@@ -184,12 +184,19 @@ def search_start(camera: BlenderCamera | None, verts: np.ndarray, image_wh: tupl
     return replace(camera, resolution_x=int(image_wh[0]), resolution_y=int(image_wh[1]), resolution_percentage=100)
 
 
-def silhouette_iou(camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor) -> float:
-    """IoU of the mesh's hard silhouette and the (1, 1, H, W) target, at EVAL_SIZE."""
+def silhouette_iou(
+    camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor, visible: torch.Tensor | None = None
+) -> float:
+    """IoU of the mesh's hard silhouette and the (1, 1, H, W) target, at EVAL_SIZE, over the
+    pixels `visible` ((1, 1, H, W), 0 where an occluder hides the object) or all of them."""
     hw = _size(camera, EVAL_SIZE)
     pix = _scaled(project(camera, points), camera, hw)
     ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
-    return float(_iou(hard_silhouette(pix[None], faces, hw), ref)[0])
+    sil = hard_silhouette(pix[None], faces, hw)
+    if visible is not None:
+        seen = F.interpolate(visible, size=hw, mode="area")[0, 0] > 0.5
+        ref, sil = ref & seen, sil & seen
+    return float(_iou(sil, ref)[0])
 
 
 def _size(camera: BlenderCamera, longest: int) -> tuple[int, int]:

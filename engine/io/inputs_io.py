@@ -15,15 +15,23 @@ from .mesh_io import load_mesh
 
 
 def load_inputs(
-    mesh: Path, image: Path, camera: Path | None, mask: Path | None, settings: Settings, find_silhouette: bool = False
+    mesh: Path,
+    image: Path,
+    camera: Path | None,
+    mask: Path | None,
+    settings: Settings,
+    find_silhouette: bool = False,
+    occluder: Path | None = None,
 ) -> tuple[RefineInputs, Photo]:
     """The checked inputs (raises InputError naming the first problem) and the photo as read (its
     size is the size of a mask written back). Without a camera file, a search starts from
-    fit.search_start; the caller makes sure the settings search."""
+    fit.search_start; the caller makes sure the settings search. `occluder`: a mesh file of what
+    hides the object."""
     verts, faces = load_mesh(mesh)
     photo = load_image(image, mask, find=find_silhouette)
     given = load_camera(camera) if camera else None
     if settings.fit_camera == FIT_SEARCH:
         given = search_start(given, verts, (photo.rgb.shape[1], photo.rgb.shape[0]))
     assert given is not None
-    return RefineInputs.checked(verts, faces, photo.mask, given, settings, photo.rgb, photo.source), photo
+    hiding = load_mesh(occluder) if occluder else None
+    return RefineInputs.checked(verts, faces, photo.mask, given, settings, photo.rgb, photo.source, occluder=hiding), photo

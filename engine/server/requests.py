@@ -87,6 +87,7 @@ class RefineRequest:
     progress_vertices: bool
     nbytes: int  # memory held while waiting
     parts: tuple[int, ...] = ()  # vertex counts of the mesh's parts (separate objects refined as one)
+    occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float32, (G, 3) int32 (views of the frame)
 
     def inputs(self) -> RefineInputs:
         """The engine's inputs, validated when the job was queued: converted and resampled to the
@@ -95,7 +96,8 @@ class RefineRequest:
         photo = check_photo(load_image(self.image).rgb, self.camera) if needed else None
         mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
-        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts)
+        occluder = None if self.occluder is None else (self.occluder[0].astype(np.float64), self.occluder[1].astype(np.int64))
+        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder)
 
 
 # Settings a client may override, with their types; everything else comes from the preset.
@@ -124,6 +126,9 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         verts, faces = _mesh(frame, limits)
         checked_verts = check_mesh(verts, faces)[0]
         parts = check_parts(h.get("parts", []), len(verts))
+        occluder = _mesh(frame, limits, OCCLUDER)
+        if occluder is not None:
+            check_mesh(*occluder, what="occluder")
         image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame))
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
@@ -135,7 +140,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
-    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts)
+    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
@@ -163,15 +168,23 @@ def _blob(frame: Frame, name: str, dtypes: tuple[str, ...], ndim: int | None = N
     return blob.to_array()
 
 
-def _mesh(frame: Frame, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
-    verts = _blob(frame, "vertices", ("f32",), 2)
-    faces = _blob(frame, "faces", ("i32",), 2)
+MESH, OCCLUDER = ("vertices", "faces"), ("occluder_vertices", "occluder_faces")  # blob names of each mesh
+
+
+def _mesh(frame: Frame, limits: Limits, names: tuple[str, str] = MESH) -> Any:
+    """(V, 3) float32 and (F, 3) int32 arrays of the blobs `names`: the mesh (required) or the
+    occluder (optional: None without its blobs)."""
+    verts = _blob(frame, names[0], ("f32",), 2)
+    faces = _blob(frame, names[1], ("i32",), 2)
+    if verts is None and faces is None and names != MESH:
+        return None
     if verts is None or faces is None:
-        raise RequestError(m.BAD_REQUEST, "a refine request needs blobs 'vertices' (f32, V x 3) and 'faces' (i32, F x 3)")
+        raise RequestError(m.BAD_REQUEST, f"a refine request needs blobs {names[0]!r} (f32, V x 3) and {names[1]!r} (i32, F x 3)")
+    what = "mesh" if names == MESH else "occluder"
     if len(verts) > limits.max_vertices:
-        raise RequestError(m.LIMIT_EXCEEDED, f"mesh: {len(verts)} vertices exceeds the limit of {limits.max_vertices}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"{what}: {len(verts)} vertices exceeds the limit of {limits.max_vertices}")
     if len(faces) > limits.max_faces:
-        raise RequestError(m.LIMIT_EXCEEDED, f"mesh: {len(faces)} faces exceeds the limit of {limits.max_faces}")
+        raise RequestError(m.LIMIT_EXCEEDED, f"{what}: {len(faces)} faces exceeds the limit of {limits.max_faces}")
     return verts, faces
 
 

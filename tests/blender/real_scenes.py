@@ -210,6 +210,38 @@ def photo_sources(work: Path) -> dict:
     return out
 
 
+def occluders(work: Path) -> dict:
+    """A box stands in front of the object and the photo's alpha covers both. With the box in the
+    panel's Occluders collection its pixels are left out; without, the mesh reaches for them."""
+    scene = _fresh()
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(1.3, -2.4, 0.0), scale=(1.4, 0.4, 3.0))
+    box = bpy.context.active_object
+    box.name = "Stand"
+    truth = _sphere("Truth", scale=(1.3, 1.0, 0.75))
+    render_alpha(work / "occluded.png")  # the photo: the object and the box
+    box.hide_render = True
+    true_alone = render_alpha(work / "occluded_truth.png") > 0.5
+    box.hide_render, truth.hide_render = False, True
+    beyond = (render_alpha(work / "occluder.png") > 0.5) & ~true_alone  # the box's pixels the object does not cover
+    bpy.data.objects.remove(truth)
+    ball = _sphere("Ball")
+    stand = bpy.data.collections.new("Occluders")
+    stand.objects.link(box)
+    scene.refine.image_path = str(work / "occluded.png")
+    out: dict = {}
+    for told in (True, False):
+        scene.refine.occluders = stand if told else None
+        ball.shape_key_clear()
+        _select(ball)
+        out["operator" if told else "operator_blind"] = _operator(scene)
+        box.hide_render = True
+        alone = render_alpha(work / f"occluded_{told}.png") > 0.5
+        box.hide_render = False
+        out["grown" if told else "grown_blind"] = float((alone & beyond).sum() / max(beyond.sum(), 1))
+    scene.refine.occluders = None
+    return out
+
+
 def batch_asset(work: Path) -> dict:
     """A batch row "Body+Head" refines the two as one asset; the batch ends with a table."""
     scene = _fresh()
@@ -227,11 +259,11 @@ def batch_asset(work: Path) -> dict:
 
 def run(work: Path) -> dict:
     found = {}
-    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, batch_asset):
+    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, occluders, batch_asset):
         try:
             found[scenario.__name__] = scenario(work)
         except Exception as exc:  # one broken scenario must not hide the others' findings
             found[scenario.__name__] = {"crashed": f"{type(exc).__name__}: {exc}"}
     scene = bpy.context.scene
-    scene.refine.image, scene.refine.image_path = None, ""
+    scene.refine.image, scene.refine.image_path, scene.refine.occluders = None, "", None
     return found
