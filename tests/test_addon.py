@@ -215,7 +215,7 @@ def test_engine_killed_mid_run_leaves_the_mesh_untouched(findings):
 def test_the_interactive_path_tick_by_tick_shows_the_mesh_moving_and_keeps_the_result(findings):
     """The modal operator's logic (a Session ticked per timer event) against a real engine."""
     live = findings["modal_live"]
-    assert live["outcome"] == "kept" and live["summary"].startswith("Refined: ") and live["progress"] == 1.0
+    assert live["outcome"] == "kept" and live["summary"].startswith("Refined 'Blob': ") and live["progress"] == 1.0
     assert "iterations, silhouette IoU 0." in live["summary"], live["summary"]  # before -> after, as the user sees it
     assert live["changes"] >= 2 and live["ticks"] > live["changes"]  # the mesh moved between ticks, live
     assert live["statuses"] >= 3 and live["keys"] == ["Basis", "REFINE"]
