@@ -30,6 +30,7 @@ PLAIN_BACKDROP = 0.05  # RMS colour spread (0..1) of the band around its linear 
 SHADING = 0.02  # colour variation (0..1) of a lit backdrop that its linear fit leaves (chosen on the tune split)
 BACKDROP_D2 = 16.3  # squared Mahalanobis distance from the band's colours: chi-square, 3 dof, p = 0.001
 ITERATIONS = 5
+RESTARTS = 3  # GrabCut runs from differently started colour models; the outline on the strongest edges wins
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
 # Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
 # mesh's disagree more than a coarse mesh does (seed IoU), the outline does not follow the photo's
@@ -70,18 +71,31 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
     agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
     labels = _seed_labels(seed, agree) if seed is not None and seed.any() else _border_labels(small)
+    # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
+    # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
+    # for the object's dark side is left out by another, whose outline follows stronger edges.
+    runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
+    contrasts = [_edge_contrast(small, run) if run.any() else 0.0 for run in runs]
+    found = runs[int(np.argmax(contrasts))]
+    _check_area(found)
+    mask = resize(found.astype(np.float32), (w, h))
+    seed_iou = None if seed is None else iou(found, seed)
+    out = Extraction(mask, seed_iou, max(contrasts), time.perf_counter() - t0)
+    _check_confidence(out)
+    return out
+
+
+def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, restart: int) -> np.ndarray:
+    """(H, W) bool: GrabCut's object from the (H, W) labels, its k-means started by `restart`,
+    specks that do not touch the projection dropped."""
+    labels = labels.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(restart)
     try:
         cv2.grabCut(bgr, labels, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. one of the colour models got no pixels
         raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
-    found = _keep_object(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), seed)
-    _check_area(found)
-    mask = resize(found.astype(np.float32), (w, h))
-    seed_iou = None if seed is None else iou(found, seed)
-    out = Extraction(mask, seed_iou, _edge_contrast(small, found), time.perf_counter() - t0)
-    _check_confidence(out)
-    return out
+    return _keep_object(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), seed)
 
 
 def _check_confidence(found: Extraction) -> None:
