@@ -112,9 +112,10 @@ def time_large_photo(case_name: str) -> dict[str, float]:
     """Seconds to read a ~12-megapixel JPEG and find the silhouette in it (the product photo, enlarged)."""
     import cv2
 
-    from engine.alignment import projection
     from engine.inputs import check_photo
+    from engine.preview import silhouette
     from engine.silhouette import extract_silhouette
+    from engine.silhouette.extract import WORK_SIZE
 
     case = make_case(case_name)
     rgb = load_image(photo_path(case_name, "product")).rgb
@@ -127,7 +128,7 @@ def time_large_photo(case_name: str) -> dict[str, float]:
     t1 = time.perf_counter()
     at_camera = check_photo(photo.rgb, case.camera)
     t2 = time.perf_counter()
-    extract_silhouette(at_camera, projection(case.coarse_verts, case.coarse_faces, case.camera))
+    extract_silhouette(at_camera, silhouette(case.coarse_verts, case.coarse_faces, case.camera, WORK_SIZE))
     t3 = time.perf_counter()
     return {"megapixels": big.shape[0] * big.shape[1] / 1e6, "decode": t1 - t0, "resample": t2 - t1, "extract": t3 - t2}
 

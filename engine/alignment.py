@@ -20,12 +20,12 @@ import torch
 
 import refine_protocol.messages as m
 
-from .camera import BlenderCamera, project, render_size, rescale_pixels
+from .camera import BlenderCamera
 from .camera.fit import CameraFit, OnFitStep, fit_camera, silhouette_iou
 from .camera.pose import rotation_between_deg
 from .inputs import RefineInputs
 from .metrics import iou
-from .render import hard_silhouette
+from .preview import silhouette
 from .silhouette import Extraction, extract_silhouette
 from .silhouette.extract import WORK_SIZE
 
@@ -76,18 +76,10 @@ def _finder(inputs: RefineInputs) -> Callable[..., Extraction]:
     assert inputs.image is not None
 
     def find(camera: BlenderCamera | None, earlier: np.ndarray | None = None) -> Extraction:
-        prior = None if camera is None else projection(inputs.verts, inputs.faces, camera)
+        prior = None if camera is None else silhouette(inputs.verts, inputs.faces, camera, WORK_SIZE)
         return extract_silhouette(inputs.image, prior, earlier)
 
     return find
-
-
-def projection(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera, longest: int = WORK_SIZE) -> np.ndarray:
-    """(h, w) bool: the mesh seen by the camera, at `longest` pixels on the picture's longest side."""
-    wh = camera.image_size_wh
-    hw = render_size(wh, min(longest, max(wh)))
-    pix = rescale_pixels(project(camera, torch.tensor(verts, dtype=torch.float64)), wh, hw)
-    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), hw)[0].numpy()
 
 
 def _chained(first: CameraFit, second: CameraFit, inputs: RefineInputs, mask: np.ndarray) -> CameraFit:

@@ -8,15 +8,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .camera import BlenderCamera, project
+from .camera import BlenderCamera, project, render_size, rescale_pixels
 from .render import hard_silhouette
 
 
-def silhouette(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera) -> np.ndarray:
-    """(H, W) bool coverage of the mesh seen by the camera at its full resolution."""
-    w, h = camera.image_size_wh
-    pix = project(camera, torch.tensor(verts, dtype=torch.float64))
-    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), (h, w))[0].numpy()
+def silhouette(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera, longest: int | None = None) -> np.ndarray:
+    """(H, W) bool coverage of the mesh seen by the camera: at its resolution, or at `longest`
+    pixels on the picture's longest side (never above the camera's)."""
+    wh = camera.image_size_wh
+    hw = render_size(wh, min(longest or max(wh), max(wh)))
+    pix = rescale_pixels(project(camera, torch.tensor(verts, dtype=torch.float64)), wh, hw)
+    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), hw)[0].numpy()
 
 
 def overlay(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ class Job:
     options: dict[str, Any]  # the batch's defaults merged with the row's (manifest.OPTIONS)
     timeout_s: float = 0.0  # 0: none; else the run stops (cooperatively) and fails after this long
 
+    @cached_property
     def key(self) -> str:
         """Content key: the engine version, the options and every input's bytes. A row whose key
-        matches its finished outputs' is skipped on a rerun."""
+        matches its finished outputs' is skipped on a rerun. Hashed once per job."""
         h = hashlib.sha256(f"{__version__}\n{json.dumps(self.options, sort_keys=True)}".encode())
         for role in sorted(self.inputs):
             name, data = self.inputs[role]

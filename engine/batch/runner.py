@@ -52,7 +52,7 @@ def plan(rows: list[Row], out: Path, defaults: dict[str, Any], timeout_s: float,
         inputs = {role: (path.name, path.read_bytes()) for role, path in row.files.items()}
         job = Job(row.name, inputs, {**defaults, **row.options}, timeout_s)
         marker = out / row.name / DONE
-        done = marker.is_file() and json.loads(marker.read_text()).get("key") == job.key()
+        done = marker.is_file() and json.loads(marker.read_text()).get("key") == job.key
         yield row, None if done and not force else job
 
 
@@ -86,7 +86,7 @@ def run_batch(
                     running[pool.submit(job)] = (row, job, True)
                     continue
                 if outcome.status == "done":
-                    write_outputs(out / row.name, outcome, job.key())
+                    write_outputs(out / row.name, outcome, job.key)
                 finish(RowResult(row, outcome.status, outcome))
 
     try:
