@@ -170,6 +170,8 @@ def test_the_photo_is_the_one_the_artist_sees(findings):
     assert ph["exr"][0] == "FINISHED" and ph["iou_exr"] > 0.8, ph
     assert ph["stale"][0] == "ERROR" and "gone.png" in ph["stale"][1], ph["stale"]
     assert ph["image_clears_file"]
+    flip = _scene(findings, "flipped_background")
+    assert flip["operator"][0] == "FINISHED" and flip["iou"] > max(0.85, flip["iou_mirrored"] + 0.1), flip
 
 
 def test_occluders_hide_pixels_instead_of_being_explained_by_the_mesh(findings):

@@ -210,6 +210,27 @@ def photo_sources(work: Path) -> dict:
     return out
 
 
+def flipped_background(work: Path) -> dict:
+    """A camera background image shown flipped (the photo stored mirrored, an image only in
+    memory): the engine gets the picture the artist sees through the camera."""
+    scene = _fresh()
+    photo = _photo(work / "flip.png", _sphere("Truth", (0.9, 0.0, 0.3), (1.2, 1.0, 0.6), radius=0.8))
+    mirrored = bpy.data.images.new("Mirrored", photo.shape[1], photo.shape[0], alpha=True)
+    rgba = np.ones((*photo.shape, 4), np.float32)
+    rgba[..., 3] = photo[:, ::-1]  # stored left-right mirrored
+    mirrored.pixels.foreach_set(rgba[::-1].ravel())
+    cam = scene.camera.data
+    cam.show_background_images = True
+    bg = cam.background_images.new()
+    bg.image, bg.use_flip_x = mirrored, True
+    obj = _sphere("Ball", (0.7, 0.0, 0.2), radius=0.8)
+    _select(obj)
+    scene.refine.iterations = 60
+    out = {"operator": _operator(scene)}
+    after = render_alpha(work / "flip_after.png")
+    return {**out, "iou": iou(after, photo), "iou_mirrored": iou(after, photo[:, ::-1])}
+
+
 def occluders(work: Path) -> dict:
     """A box stands in front of the object and the photo's alpha covers both. With the box in the
     panel's Occluders collection its pixels are left out; without, the mesh reaches for them."""
@@ -259,7 +280,7 @@ def batch_asset(work: Path) -> dict:
 
 def run(work: Path) -> dict:
     found = {}
-    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, occluders, batch_asset):
+    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, flipped_background, occluders, batch_asset):
         try:
             found[scenario.__name__] = scenario(work)
         except Exception as exc:  # one broken scenario must not hide the others' findings
