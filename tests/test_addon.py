@@ -155,7 +155,7 @@ def test_modifiers_are_fitted_through_or_warned_about_in_every_path(findings):
     both say so."""
     mods = _scene(findings, "modifiers")
     assert mods["operator"][0] == "FINISHED" and "fitted with the modifiers of Half" in mods["operator"][1], mods["operator"]
-    assert mods["iou_after"] > max(0.88, mods["iou_before"] + 0.15), mods
+    assert mods["iou_after"] > max(0.85, mods["iou_before"] + 0.15), mods
     assert mods["decimate"][0] == "FINISHED" and "(Decimate) keep no vertex correspondence" in mods["decimate"][1]
     assert mods["decimate_batch"] == 0 and mods["decimate_batch_says"]
 

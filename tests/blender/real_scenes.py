@@ -158,7 +158,7 @@ def modifiers(work: Path) -> dict:
     bm.free()
     obj.modifiers.new("Mirror", "MIRROR")
     obj.modifiers.new("Subsurf", "SUBSURF").levels = 1
-    scene.refine.image_path = str(work / "mods.png")
+    scene.refine.image_path, scene.refine.iterations = str(work / "mods.png"), 40
     out: dict = {"iou_before": iou(render_alpha(work / "mods_before.png"), photo)}
     _select(obj)
     out["operator"] = _operator(scene)
