@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mask", help="silhouette mask file (white = object): --silhouette mask for every row")
     p.add_argument(
+        "--occluders", metavar="COLLECTION", help="its visible meshes hide the objects in the photos (default: the panel's)"
+    )
+    p.add_argument(
         "--export-manifest", type=Path, metavar="DIR", help="refine nothing: write the rows for `refine-engine batch` into DIR"
     )
     p.add_argument(
@@ -197,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mask and not Path(args.mask).is_file():
         print(f"refine: mask file not found: {args.mask}", file=sys.stderr)
         return 2
+    if args.occluders and args.occluders not in bpy.data.collections:
+        print(f"refine: no collection named {args.occluders!r} (--occluders)", file=sys.stderr)
+        return 2
     config = engine_config(context)
     if args.engine_python or args.engine_root:
         config = EngineConfig(
@@ -212,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit_camera=args.fit_camera or panel.fit_camera,
         silhouette=args.silhouette or (m.SILHOUETTE_MASK if args.mask else panel.silhouette),
         mask_image=bpy.data.images.load(str(Path(args.mask).resolve()), check_existing=True) if args.mask else panel.mask_image,
+        occluders=bpy.data.collections[args.occluders] if args.occluders else panel.occluders,
     )
     if args.export_manifest or args.import_results:
         failures = _studio(context, rows, base, args.export_manifest, args.import_results)

@@ -260,6 +260,9 @@ def occluders(work: Path) -> dict:
         box.hide_render = False
         out["grown" if told else "grown_blind"] = float((alone & beyond).sum() / max(beyond.sum(), 1))
     scene.refine.occluders = None
+    ball.shape_key_clear()
+    batch = addon().batch.main
+    out["batch"] = [batch(["--object", "Ball", "--occluders", "Occluders"]), batch(["--object", "Ball", "--occluders", "Nope"])]
     return out
 
 
