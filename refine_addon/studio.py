@@ -14,14 +14,14 @@ import bpy
 import numpy as np
 
 from . import photo, scene_io
-from .asset import read_asset
+from .asset import read_asset, read_occluder
 from .refine_protocol import messages as m
 from .refinement import Refinement
 from .scene_io import InputProblem
 from .session import Inputs
 
 MANIFEST = "manifest.csv"
-COLUMNS = ("name", "mesh", "image", "camera", "preset", "symmetry", "iterations", "fit_camera", "find_silhouette")
+COLUMNS = ("name", "mesh", "image", "camera", "occluder", "preset", "symmetry", "iterations", "fit_camera", "find_silhouette")
 
 
 def row_name(object_name: str) -> str:
@@ -35,11 +35,13 @@ def export_row(context: bpy.types.Context, obj: bpy.types.Object, inputs: Inputs
     assert scene is not None
     name = row_name(obj.name)
     asset = read_asset(context, [obj])
-    verts, faces = asset.vertices, asset.faces
-    lines = [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in verts] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-    (folder / f"{name}.obj").write_text("\n".join(lines) + "\n")
+    _write_obj(folder / f"{name}.obj", asset.vertices, asset.faces)
     camera = inputs.camera or scene.camera
     row = {"name": name, "mesh": f"{name}.obj", "image": _photo_path(inputs, camera)}
+    occluder = read_occluder(context, inputs.occluders, [obj])
+    if occluder is not None:
+        _write_obj(folder / f"{name}.occluder.obj", *occluder)
+        row["occluder"] = f"{name}.occluder.obj"
     if camera is not None or inputs.fit_camera != m.FIT_SEARCH:
         (folder / f"{name}.camera.json").write_text(json.dumps(scene_io.camera_fields(camera, scene)))
         row["camera"] = f"{name}.camera.json"
@@ -47,6 +49,12 @@ def export_row(context: bpy.types.Context, obj: bpy.types.Object, inputs: Inputs
     row["iterations"] = str(inputs.iterations) if inputs.iterations > 0 else ""
     row["find_silhouette"] = "true" if inputs.silhouette == m.SILHOUETTE_AUTO else ""
     return row
+
+
+def _write_obj(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
+    """(V, 3) world positions and (F, 3) 0-based triangles as a plain OBJ."""
+    lines = [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in verts] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _photo_path(inputs: Inputs, camera: bpy.types.Object | None) -> str:

@@ -182,6 +182,7 @@ def test_occluders_hide_pixels_instead_of_being_explained_by_the_mesh(findings):
     assert o["operator"][0] == "FINISHED" and o["operator_blind"][0] == "FINISHED", o
     assert o["grown"] < 0.05 and o["grown_blind"] > 0.3, o
     assert o["batch"] == [0, 2]  # the batch's --occluders: a collection, or a clear refusal
+    assert o["exported"] == [True, True]  # and --export-manifest writes it for `refine-engine batch`
     before, after = (float(x) for x in o["operator"][1].split("silhouette IoU ")[1].split(",")[0].split(" -> "))
     assert after > before, o["operator"]
 

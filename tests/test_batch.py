@@ -101,6 +101,27 @@ def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alon
     assert (out / "cow" / "refined.obj").read_bytes() == cli_out.read_bytes()
 
 
+def test_a_row_may_name_an_occluder(tmp_path):
+    """The `occluder` column: a box halfway between the camera and the cow hides some of the
+    photo's pixels, which the row's reported IoU leaves out."""
+    from engine.io import load_camera
+
+    verts = load_mesh(EXAMPLE / "coarse.obj")[0]
+    centre, eye = verts.mean(0), np.asarray(load_camera(EXAMPLE / "camera.json").location)
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    box = centre + 0.5 * (eye - centre) + corners * 0.1 * np.ptp(verts, axis=0).max()
+    faces = [(1, 2, 4), (1, 4, 3), (5, 7, 8), (5, 8, 6), (1, 5, 6), (1, 6, 2), (3, 4, 8), (3, 8, 7), (1, 3, 7), (1, 7, 5), (2, 6, 8), (2, 8, 4)]  # fmt: skip
+    lines = [f"v {x} {y} {z}" for x, y, z in box] + [f"f {a} {b} {c}" for a, b, c in faces]
+    (tmp_path / "box.obj").write_text("\n".join(lines) + "\n")
+    row = f"{EXAMPLE / 'coarse.obj'},{EXAMPLE / 'photo.png'},{EXAMPLE / 'camera.json'},3"
+    (tmp_path / "jobs.csv").write_text(f"name,mesh,image,camera,iterations,occluder\nplain,{row},\nhidden,{row},box.obj\n")
+    out = tmp_path / "out"
+    proc = run_cli("batch", str(tmp_path / "jobs.csv"), "--out", str(out), "--quiet", "--workers", "1", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    plain, hidden = ((float(x) for x in line.split(",")[4:6]) for line in (out / "summary.csv").read_text().splitlines()[1:])
+    assert next(plain) != next(hidden)  # the IoU before, over different pixels
+
+
 def test_ctrl_c_keeps_the_finished_rows_and_a_rerun_continues(tmp_path):
     """SIGINT once the first row is written: exit 130, whole rows only; the rerun skips them."""
     data = tmp_path / "data"

@@ -80,7 +80,9 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
         paths[role].write_bytes(data)
     settings = Row(0, job.name, options=job.options).settings({})
     find = bool(job.options.get("find_silhouette", False))
-    inputs, _ = load_inputs(paths["mesh"], paths["image"], paths.get("camera"), paths.get("mask"), settings, find)
+    inputs, _ = load_inputs(
+        paths["mesh"], paths["image"], paths.get("camera"), paths.get("mask"), settings, find, paths.get("occluder")
+    )
     deadline = t0 + job.timeout_s if job.timeout_s > 0 else float("inf")
     result = refine_inputs(inputs, lambda _p: time.perf_counter() > deadline)
     if result.cancelled:

@@ -1,7 +1,7 @@
 """A batch manifest: one refinement per row, from a CSV file (a header row) or JSON lines.
 
-Columns / keys: `mesh` and `image` (required), `camera`, `mask`, `name` (the row's output folder;
-default: the mesh file's stem), and per-row options `preset`, `symmetry`, `iterations`, `seed`,
+Columns / keys: `mesh` and `image` (required), `camera`, `mask`, `occluder` (a mesh of what hides
+the object in the photo), `name` (the row's output folder; default: the mesh file's stem), and per-row options `preset`, `symmetry`, `iterations`, `seed`,
 `fit_camera`, `find_silhouette`. Relative paths are relative to the manifest's folder. A row that
 cannot be read (a missing file, a bad option) is kept with its problem: it fails alone.
 """
@@ -19,7 +19,7 @@ from refine_protocol.messages import FIT_SEARCH, PRESET_DEFAULT
 from ..errors import InputError
 from ..settings import Settings, preset
 
-FILES = ("mesh", "image", "camera", "mask")
+FILES = ("mesh", "image", "camera", "mask", "occluder")
 OPTIONS = {"preset": str, "symmetry": str, "iterations": int, "seed": int, "fit_camera": str, "find_silhouette": bool}
 COLUMNS = (*FILES, "name", *OPTIONS)
 

@@ -263,6 +263,9 @@ def occluders(work: Path) -> dict:
     ball.shape_key_clear()
     batch = addon().batch.main
     out["batch"] = [batch(["--object", "Ball", "--occluders", "Occluders"]), batch(["--object", "Ball", "--occluders", "Nope"])]
+    studio = work / "occluded_studio"  # refining outside Blender takes the occluder along
+    batch(["--object", "Ball", "--occluders", "Occluders", "--export-manifest", str(studio)])
+    out["exported"] = [(studio / "Ball.occluder.obj").is_file(), "Ball.occluder.obj" in (studio / "manifest.csv").read_text()]
     return out
 
 
