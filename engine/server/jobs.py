@@ -132,6 +132,13 @@ class JobQueue:
                 j.position = i
                 self._on_position(j, i)
 
+    def ending(self, job: Job) -> None:
+        """The running job's end frame is about to be sent: from now on it is not running (a
+        client asking right after its result must find the engine idle, not still cleaning up)."""
+        with self._cond:
+            if self._running is job:
+                self._running = None
+
     def _loop(self) -> None:
         while True:
             with self._cond:

@@ -294,6 +294,7 @@ class Server:
         if job.ended:
             return
         job.ended = True
+        self.queue.ending(job)
         try:
             job.owner.send(header, blobs)
         except Exception as exc:
