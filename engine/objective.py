@@ -40,8 +40,9 @@ class Objective:
     def __post_init__(self) -> None:
         w = self.weights
         self._allowed = None  # (V,) how deep each vertex may be inside another part: as deep as it started
-        if self.parts is not None and w.interpenetration and len(self.parts.unique()) > 1:
-            self._allowed = losses.part_depths(self.rest, self.faces, self.parts).clamp(max=0.0)
+        self._part_masks = [] if self.parts is None else [self.parts == p for p in self.parts.unique()]
+        if w.interpenetration and len(self._part_masks) > 1:
+            self._allowed = losses.part_depths(self.rest, self.faces, self._part_masks).clamp(max=0.0)
         self._lap = losses.uniform_laplacian(self.faces, len(self.rest), self.rest.dtype) if w.laplacian else None
         self._normal = (
             None if self.plane is None else torch.tensor(self.plane.normal, dtype=self.rest.dtype, device=self.rest.device)
@@ -79,8 +80,7 @@ class Objective:
             x = verts - self.rest if w.laplacian_of == "offsets" else verts
             terms["laplacian"] = w.laplacian * losses.laplacian(self._lap, x)
         if self._allowed is not None:
-            assert self.parts is not None
-            depth = losses.part_depths(verts, self.faces, self.parts)
+            depth = losses.part_depths(verts, self.faces, self._part_masks)
             terms["interpenetration"] = w.interpenetration * losses.interpenetration(depth, self._allowed)
         if w.normal:
             terms["normal"] = w.normal * losses.normal_consistency(verts, self.faces)

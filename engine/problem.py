@@ -128,8 +128,11 @@ class Problem:
         return dict(zip([*terms, "total", "iou"], values)), v.detach()
 
 
-def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None, final_hw: tuple[int, int]) -> Problem:
-    """The problem for the settings' parameterization, losses and optimizer."""
+def build_problem(
+    inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None, final_hw: tuple[int, int], visible: torch.Tensor | None = None
+) -> Problem:
+    """The problem for the settings' parameterization, losses and optimizer; `visible`: see
+    visible_pixels."""
     s, device = inputs.settings, mesh.rest.device
     pixels = pixel_projector(inputs.camera, mesh.frame)
     local = _local_model(s, mesh, inputs.image, final_hw, pixels)
@@ -150,7 +153,6 @@ def build_problem(inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
-    visible = visible_pixels(inputs)
     return Problem(
         local, similarity, objective, opt, pixels, mesh.faces, mask, s, None if visible is None else visible.to(device)
     )

@@ -121,7 +121,9 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
             aligned, outcome = None, Outcome(mesh.rest, math.inf, 0, 0, cancelled=True)
         else:
             inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask)
-            problem = build_problem(inputs, mesh, plane, stages[-1].size)
+        visible = visible_pixels(inputs)  # through the camera the shape is refined with
+        if aligned is not None:
+            problem = build_problem(inputs, mesh, plane, stages[-1].size, visible)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
     fit = None if aligned is None else aligned.fit
@@ -141,15 +143,18 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report.camera = None if fit is None else fit.to_dict()
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
     if inputs.mask is not None:  # None: cancelled before the silhouette was found
-        report.silhouette_iou = {"before": _input_view_iou(inputs, inputs.verts), "after": _input_view_iou(inputs, vertices)}
+        report.silhouette_iou = {
+            "before": _input_view_iou(inputs, inputs.verts, visible),
+            "after": _input_view_iou(inputs, vertices, visible),
+        }
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
 
 
-def _input_view_iou(inputs: RefineInputs, verts: np.ndarray) -> float:
-    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px), where
-    no occluder hides it."""
+def _input_view_iou(inputs: RefineInputs, verts: np.ndarray, visible: torch.Tensor | None) -> float:
+    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px), over
+    the `visible` pixels (visible_pixels)."""
     points, faces, mask = torch.tensor(verts, dtype=torch.float32), torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)
-    return silhouette_iou(inputs.camera, points, faces, mask[None, None], visible_pixels(inputs))
+    return silhouette_iou(inputs.camera, points, faces, mask[None, None], visible)
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

@@ -89,18 +89,11 @@ def read_occluder(
     for obj in collection.all_objects:
         if obj.type != "MESH" or obj in asset or not obj.visible_get():
             continue
-        evaluated = obj.evaluated_get(depsgraph)
-        mesh = evaluated.to_mesh()
-        try:
-            co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-            mesh.vertices.foreach_get("co", co)
-            tris = _triangles(mesh)
-        finally:
-            evaluated.to_mesh_clear()
+        co, tris = _evaluated(obj, depsgraph)
         if len(tris):
-            verts.append(_apply(np.array(obj.matrix_world, dtype=np.float64), co.reshape(-1, 3)).astype(np.float32))
+            verts.append(_apply(np.array(obj.matrix_world, dtype=np.float64), co).astype(np.float32))
             faces.append(tris + start)
-            start += len(co) // 3
+            start += len(co)
     return (np.concatenate(verts), np.concatenate(faces).astype(np.int32)) if verts else None
 
 
@@ -231,14 +224,20 @@ class _Probe:
         self.mesh.update()
         depsgraph = self.context.evaluated_depsgraph_get()
         depsgraph.update()
-        evaluated = self.obj.evaluated_get(depsgraph)
-        mesh = evaluated.to_mesh()
-        try:
-            co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-            mesh.vertices.foreach_get("co", co)
-            return co.reshape(-1, 3), _triangles(mesh)
-        finally:
-            evaluated.to_mesh_clear()
+        return _evaluated(self.obj, depsgraph)
+
+
+def _evaluated(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph) -> tuple[np.ndarray, np.ndarray]:
+    """(M, 3) float32 object-local positions and (T, 3) triangles of the object as it renders
+    (shape keys and modifiers applied)."""
+    evaluated = obj.evaluated_get(depsgraph)
+    mesh = evaluated.to_mesh()
+    try:
+        co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+        mesh.vertices.foreach_get("co", co)
+        return co.reshape(-1, 3), _triangles(mesh)
+    finally:
+        evaluated.to_mesh_clear()
 
 
 def _mesh(obj: bpy.types.Object) -> bpy.types.Mesh:

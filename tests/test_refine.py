@@ -134,8 +134,9 @@ def _inside_share(verts: np.ndarray, faces: np.ndarray, n_body: int) -> float:
     """The share of vertices inside the other part."""
     from engine.losses import part_depths
 
-    labels = torch.tensor(np.repeat([0, 1], [n_body, len(verts) - n_body]))
-    return float((part_depths(torch.tensor(verts, dtype=torch.float32), torch.tensor(faces), labels) < 0).double().mean())
+    body = torch.arange(len(verts)) < n_body
+    depths = part_depths(torch.tensor(verts, dtype=torch.float32), torch.tensor(faces), [body, ~body])
+    return float((depths < 0).double().mean())
 
 
 def test_parts_refined_together_do_not_grow_into_each_other():

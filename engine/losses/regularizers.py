@@ -44,14 +44,14 @@ def edge_length(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return mesh_edge_loss(Meshes([verts], [faces]))
 
 
-def part_depths(verts: torch.Tensor, faces: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def part_depths(verts: torch.Tensor, faces: torch.Tensor, parts: list[torch.Tensor]) -> torch.Tensor:
     """(V,) how far each vertex is outside the other parts: its offset from the nearest vertex of
-    another part along that vertex's outward normal (negative: inside it). labels: (V,) int64 part
-    of each vertex, at least two parts."""
+    another part along that vertex's outward normal (negative: inside it). parts: one (V,) bool
+    mask per part, at least two, together covering every vertex once."""
     normals = Meshes([verts], [faces]).verts_normals_packed()
     depth = torch.empty(len(verts), dtype=verts.dtype, device=verts.device)
-    for part in labels.unique():
-        mine, others = labels == part, labels != part
+    for mine in parts:
+        others = ~mine
         nearest = knn_points(verts[mine][None], verts[others][None], K=1).idx[0, :, 0]
         v_other, n_other = verts[others][nearest], normals[others][nearest]
         depth[mine] = ((verts[mine] - v_other) * n_other).sum(dim=1)
