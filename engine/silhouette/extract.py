@@ -2,8 +2,9 @@
 
 Offline and classical: no model weights. The coarse mesh projected with the camera says roughly
 where the object is, but its errors are exactly what the refinement must fix, so only what it is
-sure of becomes a hard label: the projection's core (deep inside it) is object, what lies far
-outside it and the picture's border are background. Everything else is only "probably" object
+sure of becomes a hard label: what lies deep inside the projection (by half the object's radius:
+thin parts have no such core) is object, what lies far outside it and the picture's border are
+background. Everything else is only "probably" object
 (inside the projection) or background (near it), and GrabCut's colour models decide. Without a
 usable projection (a camera still unknown) the seeds are the picture's border alone, as for a
 centred product shot.
@@ -23,7 +24,9 @@ from ..metrics import iou
 from .resample import resize
 
 WORK_SIZE = 400  # longest side (px) GrabCut works at: its cost grows with the pixel count
-CORE = 0.5  # hard object: deeper inside the projection than this share of its deepest point
+# The coarse mesh's outline may be off by a good part of the object's radius (a warp, a 15 % scale):
+# only what lies farther from it than that is certain. Radius: of the disc with the projection's area.
+CORE = 0.5  # hard object: deeper inside the projection than this many object radii (chosen on the tune split)
 FAR = 0.35  # hard background: farther outside the projection than this many object radii
 BORDER = 0.03  # without a projection: the outer band (share of the picture's size) is background
 PLAIN_BACKDROP = 0.05  # RMS colour spread (0..1) of the band around its linear fit below which a backdrop is plain
@@ -137,7 +140,7 @@ def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None) -> np.ndarray:
     border = np.zeros_like(seed)
     border[[0, -1], :] = border[:, [0, -1]] = True
     labels[border & ~seed] = cv2.GC_BGD
-    labels[(inside > CORE * inside.max()) & object_ok] = cv2.GC_FGD
+    labels[(inside > CORE * radius) & object_ok] = cv2.GC_FGD
     return labels
 
 
