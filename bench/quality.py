@@ -50,6 +50,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "offset-100": ("default", {"offset": 100.0}),
     "offset-100-ray-1000": ("default", {"offset": 100.0, "along_ray": 1000.0}),
     "previous-default": ("default", {"offset": 1.0, "along_ray": 0.0}),  # before the never-worse work
+    "no-stretch": ("default", {"stretch": False}),  # before the image-plane stretch
 }
 
 

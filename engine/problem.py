@@ -141,7 +141,7 @@ def build_problem(
         # Camera right/up in the normalized frame (the normalization has no rotation).
         axes = np.asarray(inputs.camera.matrix_world, dtype=np.float64)[:3, :2].T
         axes_t = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=DTYPE, device=device)
-        similarity = Similarity(local, mesh.rest.mean(0), axes_t).to(device)
+        similarity = Similarity(local, mesh.rest.mean(0), axes_t, s.stretch).to(device)
     views = tuple(_symmetry_views(s)) if plane else ()
     sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
     rays = None

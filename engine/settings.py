@@ -41,6 +41,7 @@ class Settings:
         parameterization: "largesteps" ((I + lambda L) v, Nicolet et al.), "offsets" (free v0 + dv)
             or "network" (the REFINE graph network).
         align: also optimize a global scale and image-plane shift (see params.similarity).
+        stretch: with align, also a global stretch in the image plane (see params.similarity).
         encoder: with "network": "random" (randomly initialized ResNet-18 trunk) or "none".
         iterations: total optimizer steps over all stages.
         stages: render resolutions as fractions of `max_size`, run coarse to fine; the iterations
@@ -66,6 +67,7 @@ class Settings:
     parameterization: str = "largesteps"
     encoder: str = "random"
     align: bool = True
+    stretch: bool = True
     lam: float = 20.0
     lr: float = 1e-2
     optimizer: str = "adam"

@@ -73,7 +73,7 @@ PRESET_NAIVE = "naive"
 PRESETS = {
     PRESET_DEFAULT: (
         "Default",
-        "Large Steps + similarity + detected symmetry, coarse to fine (128 then 256 px); stops early when the loss stalls",
+        "Large Steps + global scale, shift and image-plane stretch + detected symmetry, coarse to fine (128 then 256 px); stops early when the loss stalls",
     ),
     PRESET_FAST: ("Fast", "the default at 160 px and 80 iterations: a quick look"),
     PRESET_PAPER: ("Paper", "REFINE as published (graph network, random-init encoder, image symmetry, 224 px); slow on a CPU"),
