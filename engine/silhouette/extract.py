@@ -4,10 +4,9 @@ Offline and classical: no model weights. The coarse mesh projected with the came
 where the object is, but its errors are exactly what the refinement must fix, so only what it is
 sure of becomes a hard label: what lies deep inside the projection (by half the object's radius:
 thin parts have no such core) is object, what lies far outside it and the picture's border are
-background. Everything else is only "probably" object
-(inside the projection) or background (near it), and GrabCut's colour models decide. Without a
-usable projection (a camera still unknown) the seeds are the picture's border alone, as for a
-centred product shot.
+background. Everything else is only "probably" object (inside the projection) or background (near
+it), and GrabCut's colour models decide. Without a usable projection (a camera still unknown) the
+seeds are the picture's border alone, as for a centred product shot.
 """
 
 from __future__ import annotations
