@@ -89,25 +89,34 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
     return out
 
 
-def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, tile: int = 180) -> None:
-    """Rows = cases; columns = input view (coarse, refined) and an unseen view (coarse, refined).
-    Yellow: both; red: mesh only; green: ground truth only."""
+def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, tile: int = 150) -> None:
+    """Rows = cases. The input view as silhouettes (coarse, refined; yellow: both, red: mesh only,
+    green: ground truth only), then two views the refinement never saw, shaded: from the side
+    and from the top, each coarse | refined | ground truth."""
     from PIL import Image, ImageDraw
 
-    cols = [("input", "coarse"), ("input", "default"), ("unseen", "coarse"), ("unseen", "default")]
+    from .shading import shaded
+
+    cols = [("input", "coarse"), ("input", "default")]
+    cols += [(view, cfg) for view in ("side", "top") for cfg in ("coarse", "default", "truth")]
     sheet = Image.new("RGB", (tile * len(cols), (tile + 16) * len(cases) + 16), "white")
     draw = ImageDraw.Draw(sheet)
     for j, (view, cfg) in enumerate(cols):
-        draw.text((j * tile + 4, 2), f"{view} view, {cfg}", fill="black")
+        draw.text((j * tile + 4, 2), f"{view}, {cfg.replace('default', 'refined')}", fill="black")
     for i, name in enumerate(cases):
         case = make_case(name)
+        side, top = unseen_cameras(case)[0], unseen_cameras(case)[3]
         for j, (view, cfg) in enumerate(cols):
-            if (name, cfg) not in results:
+            if cfg != "truth" and (name, cfg) not in results:
                 continue
-            cam = case.camera if view == "input" else unseen_cameras(case)[0]
-            gt = render_mask(case.gt_verts, case.gt_faces, cam, 1) > 0.5
-            pred = render_mask(results[(name, cfg)]["verts"], case.coarse_faces, cam, 1) > 0.5
-            img = Image.fromarray(overlay(pred, gt))
+            faces = case.gt_faces if cfg == "truth" else case.coarse_faces
+            verts = case.gt_verts if cfg == "truth" else results[(name, cfg)]["verts"]
+            if view == "input":
+                gt = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
+                img = Image.fromarray(overlay(render_mask(verts, faces, case.camera, 1) > 0.5, gt))
+            else:
+                grey = shaded(verts, faces, side if view == "side" else top)
+                img = Image.fromarray((grey * 255).astype(np.uint8)).convert("RGB")
             img.thumbnail((tile, tile))
             sheet.paste(img, (j * tile, 16 + i * (tile + 16)))
             draw.text((j * tile + 4, 16 + i * (tile + 16) + tile), name, fill="black")
