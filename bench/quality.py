@@ -105,15 +105,15 @@ def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, 
         draw.text((j * tile + 4, 2), f"{view}, {cfg.replace('default', 'refined')}", fill="black")
     for i, name in enumerate(cases):
         case = make_case(name)
-        side, top = unseen_cameras(case)[0], unseen_cameras(case)[3]
+        side, _, _, top = unseen_cameras(case)
+        gt_input = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
         for j, (view, cfg) in enumerate(cols):
             if cfg != "truth" and (name, cfg) not in results:
                 continue
             faces = case.gt_faces if cfg == "truth" else case.coarse_faces
             verts = case.gt_verts if cfg == "truth" else results[(name, cfg)]["verts"]
             if view == "input":
-                gt = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
-                img = Image.fromarray(overlay(render_mask(verts, faces, case.camera, 1) > 0.5, gt))
+                img = Image.fromarray(overlay(render_mask(verts, faces, case.camera, 1) > 0.5, gt_input))
             else:
                 grey = shaded(verts, faces, side if view == "side" else top)
                 img = Image.fromarray((grey * 255).astype(np.uint8)).convert("RGB")

@@ -9,7 +9,7 @@ from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
 from pytorch3d.structures import Meshes
 
 from engine.camera import BlenderCamera, project
-from engine.render.silhouette import pixels_to_ndc
+from engine.render.silhouette import binning, pixels_to_ndc
 
 BACKGROUND = 1.0  # white
 
@@ -22,7 +22,11 @@ def shaded(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera) -> np.nd
     f = torch.tensor(faces, dtype=torch.int64)
     pix = project(camera, v)
     pix_to_face, _, _, _ = rasterize_meshes(
-        Meshes([pixels_to_ndc(pix, (h, w))], [f]), image_size=(h, w), faces_per_pixel=1, blur_radius=0.0, bin_size=0
+        Meshes([pixels_to_ndc(pix, (h, w))], [f]),
+        image_size=(h, w),
+        faces_per_pixel=1,
+        blur_radius=0.0,
+        **binning(pix.device, len(f)),
     )
     tri = v[f]
     normals = torch.nn.functional.normalize(torch.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), dim=1)

@@ -1,9 +1,10 @@
 """A batch manifest: one refinement per row, from a CSV file (a header row) or JSON lines.
 
 Columns / keys: `mesh` and `image` (required), `camera`, `mask`, `occluder` (a mesh of what hides
-the object in the photo), `name` (the row's output folder; default: the mesh file's stem), and per-row options `preset`, `symmetry`, `iterations`, `seed`,
-`fit_camera`, `find_silhouette`. Relative paths are relative to the manifest's folder. A row that
-cannot be read (a missing file, a bad option) is kept with its problem: it fails alone.
+the object in the photo), `name` (the row's output folder; default: the mesh file's stem), and
+per-row options `preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`.
+Relative paths are relative to the manifest's folder. A row that cannot be read (a missing file, a
+bad option) is kept with its problem: it fails alone.
 """
 
 from __future__ import annotations
