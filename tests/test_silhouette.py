@@ -45,12 +45,38 @@ def test_the_silhouette_of_a_plain_photo_matches_its_alpha(example, kind, seeded
     assert found.edge_contrast > 3 and not found.warnings
 
 
+def test_a_thin_part_the_mesh_misses_is_found_on_a_plain_backdrop(example):
+    """A thin rod of the object's colours reaching far out of the coarse mesh's projection (like a
+    leg the reconstruction lost): the projection alone makes its far end hard background; on a
+    plain backdrop the photo's colours say it is not backdrop, so GrabCut may find it. Measured:
+    77 % of the rod found (22 % with the projection's hard labels alone)."""
+    h, w = example["mask"].shape
+    truth = example["mask"] > 0.5
+    ys, xs = np.nonzero(truth)
+    rod = np.zeros((h, w), np.uint8)
+    cv2.line(rod, (int(xs.mean()), int(ys.mean())), (w - 8, int(ys.mean()) - h // 8), 1, thickness=h // 30)
+    rod = rod.astype(bool) & ~truth
+    photo = _plain_photo(example, "product")
+    photo[rod] = example["rgb"][truth][np.random.default_rng(0).integers(0, truth.sum(), rod.sum())]  # the object's shading
+    found = extract_silhouette(photo, silhouette(example["verts"], example["faces"], example["camera"])).mask > 0.5
+    assert (found & rod).sum() > 0.6 * rod.sum()
+    assert iou(found, truth | rod) > 0.92
+
+
 def test_a_featureless_photo_has_no_object(example):
     flat = np.full((*example["mask"].shape, 3), 0.5, np.float32)
-    with pytest.raises(InputError, match="cannot be found in the photo .*give a mask"):
+    # The backdrop's colours explain every pixel: no hard object label, nothing found.
+    with pytest.raises(InputError, match="no object found in the photo .*give a mask"):
         extract_silhouette(flat, silhouette(example["verts"], example["faces"], example["camera"]))
     with pytest.raises(InputError, match="no object found|the object could not be told"):
         extract_silhouette(flat)
+    # A busy frame round a flat picture is no plain backdrop: the projection's core is labelled
+    # object, and the outline GrabCut draws round it follows no edges of the photo.
+    band = np.ones(flat.shape[:2], bool)
+    band[12:-12, 12:-12] = False
+    flat[band] = np.random.default_rng(0).uniform(0, 1, (band.sum(), 3))
+    with pytest.raises(InputError, match="cannot be found in the photo .*give a mask"):
+        extract_silhouette(flat, silhouette(example["verts"], example["faces"], example["camera"]))
 
 
 def test_a_photo_of_something_else_is_refused(example):

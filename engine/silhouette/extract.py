@@ -4,7 +4,8 @@ Offline and classical: no model weights. The coarse mesh projected with the came
 where the object is, but its errors are exactly what the refinement must fix, so only what it is
 sure of becomes a hard label: what lies deep inside the projection (by half the object's radius:
 thin parts have no such core) is object, what lies far outside it and the picture's border are
-background. Everything else is only "probably" object (inside the projection) or background (near
+background; on a plain backdrop only where the photo agrees (the backdrop's colours are no hard
+object, other colours no hard background). Everything else is only "probably" object (inside the projection) or background (near
 it), and GrabCut's colour models decide. Without a usable projection (a camera still unknown) the
 seeds are the picture's border alone, as for a centred product shot.
 """
@@ -72,7 +73,10 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
     agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
-    labels = _seed_labels(seed, agree) if seed is not None and seed.any() else _border_labels(small)
+    if seed is not None and seed.any():
+        labels = _seed_labels(seed, agree, _backdrop(small))
+    else:
+        labels = _border_labels(small)
     # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
@@ -122,17 +126,21 @@ def _check_confidence(found: Extraction) -> None:
         )
 
 
-def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None) -> np.ndarray:
+def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndarray | None = None) -> np.ndarray:
     """GrabCut labels from the projection (H, W) bool: its core object, far outside and the
     border background, the rest probable. With `trusted` (a silhouette found earlier without
     this projection's help) that silhouette is what is probable, and a hard label needs both to
     agree: a mesh seen through a camera that is still a little off must not force its errors
-    into the mask."""
+    into the mask. With `backdrop` (the pixels a plain backdrop explains, _backdrop) the photo
+    must agree as well: no hard object on the backdrop's colours, no hard background off them
+    (a thin leg the coarse mesh missed stays GrabCut's to find)."""
     inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
     outside = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 5)
     radius = np.sqrt(seed.sum() / np.pi)
     object_ok = np.ones_like(seed) if trusted is None else trusted  # where a hard object label may go
     background_ok = np.ones_like(seed) if trusted is None else ~trusted
+    if backdrop is not None:  # the photo's own evidence: a hard label must agree with the backdrop's colours
+        object_ok, background_ok = object_ok & ~backdrop, background_ok & backdrop
     # "Probably object": the earlier silhouette when there is one (the photo's own evidence), else the projection.
     labels = np.where(seed if trusted is None else trusted, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     labels[(outside > FAR * radius) & background_ok] = cv2.GC_BGD
@@ -145,32 +153,46 @@ def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None) -> np.ndarray:
 
 def _border_labels(rgb: np.ndarray) -> np.ndarray:
     """No projection: the outer band is background; inside it, what the band's colours explain
-    (a smooth backdrop: colour linear in x, y, plus the band's own spread) is probably
-    background, the rest probably object. GrabCut's object model then starts from the object's
-    colours, not the backdrop's. A busy band explains little: everything inside is then
-    probably object, as with a plain rectangle."""
+    (a plain backdrop, see _backdrop) is probably background, the rest probably object. GrabCut's
+    object model then starts from the object's colours, not the backdrop's. A busy band explains
+    nothing: everything inside is then probably object, as with a plain rectangle."""
     h, w = rgb.shape[:2]
-    b = max(int(round(BORDER * max(h, w))), 1)
+    inner = ~_band(h, w)
     labels = np.full((h, w), cv2.GC_BGD, np.uint8)
-    inner = np.zeros((h, w), bool)
-    inner[b:-b, b:-b] = True
+    labels[inner] = cv2.GC_PR_FGD
+    backdrop = _backdrop(rgb)
+    if backdrop is not None and (inner & ~backdrop).mean() >= MIN_AREA:
+        labels[inner & backdrop] = cv2.GC_PR_BGD
+    return labels
+
+
+def _band(h: int, w: int) -> np.ndarray:
+    """(H, W) bool: the picture's outer band (BORDER of its size)."""
+    b = max(int(round(BORDER * max(h, w))), 1)
+    band = np.ones((h, w), bool)
+    band[b:-b, b:-b] = False
+    return band
+
+
+def _backdrop(rgb: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool: the pixels a plain backdrop explains (colour linear in x, y, plus the band's
+    own spread and some shading), from the picture's outer band; None when the band is busy."""
+    h, w = rgb.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
     basis = np.stack([np.ones_like(xx), xx, yy], -1).reshape(-1, 3)
     colours = rgb.reshape(-1, 3).astype(np.float64)
-    band = ~inner.ravel()
+    band = _band(h, w).ravel()
     for _ in range(2):  # robust: refit without the band's worst fifth (the object or its shadow may touch it)
         coef = np.linalg.lstsq(basis[band], colours[band], rcond=None)[0]
         residual = colours - basis @ coef
         size = np.linalg.norm(residual, axis=1)
         band &= size <= np.quantile(size[band], 0.8)
     spread = np.cov(residual[band].T)
+    if np.sqrt(np.trace(spread)) >= PLAIN_BACKDROP:
+        return None
     cov = spread + SHADING**2 * np.eye(3)  # the backdrop's own shading, beyond its noise
     d2 = np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual).reshape(h, w)
-    stands_out = inner & (d2 > BACKDROP_D2)
-    labels[inner] = cv2.GC_PR_FGD
-    if np.sqrt(np.trace(spread)) < PLAIN_BACKDROP and stands_out.mean() >= MIN_AREA:
-        labels[inner & ~stands_out] = cv2.GC_PR_BGD
-    return labels
+    return d2 <= BACKDROP_D2
 
 
 def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
