@@ -49,6 +49,9 @@ SEARCH_SIZE = 64  # longest side (pixels) of the search's renders
 SEARCH_KEEP = 4  # distinct directions refined by gradient descent
 DISTINCT_DEG = 30.0  # kept directions are at least this far apart
 POLISH = ((64, 40, 1.0), (128, 40, 0.7), (256, 40, 0.5))  # (longest side px, iterations, sigma px) coarse to fine
+# One fit from a close camera ("refine") needs the finest stage only to settle what 128 px found; a
+# search compares its candidates by their final IoU (mirror views within TIE_IOU), so they settle fully.
+REFINE_POLISH = (*POLISH[:2], (256, 15, 0.5))
 EVAL_SIZE = 256  # longest side of the IoU that accepts or rejects a fit
 TIE_IOU = 0.01
 MIN_SEARCH_IOU = 0.5
@@ -125,9 +128,9 @@ def fit_camera(
         starts, scored = _search(points, faces, target, camera, centre, size)
     else:
         starts, scored = [CameraCorrection(camera, centre, size)], 1
-    prior = PRIOR_WEIGHT if mode == m.FIT_REFINE else 0.0
-    steps = _StepCounter(on_step, len(starts) * sum(stage[1] for stage in POLISH))
-    cameras = [_polish(c, points, faces, target, prior, steps) for c in starts]
+    prior, stages = (PRIOR_WEIGHT, REFINE_POLISH) if mode == m.FIT_REFINE else (0.0, POLISH)
+    steps = _StepCounter(on_step, len(starts) * sum(stage[1] for stage in stages))
+    cameras = [_polish(c, points, faces, target, prior, stages, steps) for c in starts]
     ious = [silhouette_iou(c, points, faces, target) for c in cameras]
     before = silhouette_iou(camera, points, faces, target)
     best = _choose(cameras, ious, camera)
@@ -310,13 +313,14 @@ def _polish(
     faces: torch.Tensor,
     target: torch.Tensor,
     prior: float,
+    stages: tuple[tuple[int, int, float], ...],
     step: _StepCounter,
 ) -> BlenderCamera:
     """Gradient descent on the correction against the soft silhouette, coarse to fine; returns
     the camera with the lowest loss of the last stage."""
     optimizer = torch.optim.Adam(correction.parameters(), lr=LR)
     best: tuple[float, BlenderCamera] = (math.inf, correction.fitted())
-    for longest, iterations, sigma in POLISH:
+    for longest, iterations, sigma in stages:
         for group in optimizer.param_groups:  # each stage settles: a step size decaying to a tenth
             group["lr"] = LR
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, eta_min=LR / 10)
