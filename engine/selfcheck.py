@@ -2,7 +2,10 @@
 rays (beyond a global scale and shift), how its volume changed, how far its far side moved.
 
 A silhouette constrains motion across the viewing rays only; motion along them is invisible in
-the photo, so a large share of it means the fit explained the silhouette with depth it made up.
+the photo, so a large share of it means the fit explained the silhouette with depth it made up:
+that earns a warning. The volume change is reported, not warned about: a coarse input's volume is
+often what is wrong (an over-smoothed wing, a swollen blob), and on the benchmark every volume
+warning fell on a run that improved the shape (bench/selfcheck.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import numpy as np
 from .camera import BlenderCamera, ray_directions
 
 DEPTH_DRIFT = 0.03  # along-ray RMS motion, as a share of the object's size, that earns a warning
-VOLUME_CHANGE = 0.25  # relative volume change (scale removed) that earns a warning
 
 
 def similarity_residual(before: np.ndarray, after: np.ndarray) -> tuple[float, np.ndarray]:
@@ -65,8 +67,6 @@ def self_check(before: np.ndarray, after: np.ndarray, faces: np.ndarray, camera:
             f"depth drift: the mesh moved {100 * along_rms:.1f} % of its size along the camera's rays, more than across "
             "them; the photo cannot confirm that depth: check the result from the side"
         )
-    if volume_change is not None and abs(volume_change) > VOLUME_CHANGE:
-        warnings.append(f"the volume changed by {100 * volume_change:+.0f} % (beyond a global scale): check the result")
     return {
         "along_ray": along_rms,
         "across_ray": across_rms,

@@ -36,7 +36,7 @@ def test_along_ray_loss_sees_only_motion_along_the_rays():
     assert along_ray_l2(rest + 0.1 * across, rest, r).item() < 1e-20
 
 
-def test_a_similarity_passes_and_depth_drift_or_a_swollen_volume_are_warned_about():
+def test_a_similarity_passes_depth_drift_is_warned_about_and_a_volume_change_reported():
     verts, faces = ico_sphere(3)
     for camera in cameras():
         clean = self_check(verts, 1.3 * verts + [0.2, -0.1, 0.3], faces, camera, 2.0)
@@ -46,4 +46,5 @@ def test_a_similarity_passes_and_depth_drift_or_a_swollen_volume_are_warned_abou
         drift = self_check(verts, verts + bumps * rays, faces, camera, 2.0)
         assert drift["along_ray"] > 0.03 > drift["across_ray"] and "depth drift" in drift["warnings"][0]
     swollen = self_check(verts, verts * (1 + 1.0 * (verts[:, :1] > 0)), faces, cameras()[0], 2.0)  # one half inflated
-    assert swollen["volume_change"] > 0.25 and any("volume" in w for w in swollen["warnings"])
+    # Reported, not warned about: a coarse input's volume is often what the photo corrects.
+    assert swollen["volume_change"] > 0.25 and not swollen["warnings"]
