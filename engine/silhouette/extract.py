@@ -5,9 +5,10 @@ where the object is, but its errors are exactly what the refinement must fix, so
 sure of becomes a hard label: what lies deep inside the projection (by half the object's radius:
 thin parts have no such core) is object, what lies far outside it and the picture's border are
 background; on a plain backdrop only where the photo agrees (the backdrop's colours are no hard
-object, other colours no hard background). Everything else is only "probably" object (inside the projection) or background (near
-it), and GrabCut's colour models decide. Without a usable projection (a camera still unknown) the
-seeds are the picture's border alone, as for a centred product shot.
+object, other colours no hard background). Everything else is only "probably" object (inside the
+projection) or background (near it), and GrabCut's colour models decide. Without a usable
+projection (a camera still unknown) the seeds are the picture's border alone, as for a centred
+product shot.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _check_confidence(found: Extraction) -> None:
         )
 
 
-def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndarray | None = None) -> np.ndarray:
+def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndarray | None) -> np.ndarray:
     """GrabCut labels from the projection (H, W) bool: its core object, far outside and the
     border background, the rest probable. With `trusted` (a silhouette found earlier without
     this projection's help) that silhouette is what is probable, and a hard label needs both to
