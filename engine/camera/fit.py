@@ -114,23 +114,21 @@ def fit_camera(
 ) -> CameraFit:
     """Fit `camera` to the silhouette `mask` ((H, W) in [0, 1], the camera's resolution) of the
     rigid mesh (`verts` (V, 3) world units, `faces` (F, 3)). `mode` is "refine" or "search" (see
-    the module docstring). Larger meshes are fitted through a copy decimated to FIT_FACES faces.
+    the module docstring). Larger meshes are fitted through decimated copies (_levels).
     `on_step` is called after every gradient step; returning True raises FitCancelled."""
     t0 = time.perf_counter()
-    if len(faces) > FIT_FACES:
-        verts, faces = decimate(verts, faces, FIT_FACES)
-    points = torch.tensor(verts, dtype=torch.float32, device=device)
-    faces = torch.tensor(faces, dtype=torch.int64, device=device)
+    levels = _levels(verts, faces, device)
+    points, faces = levels[EVAL_SIZE]
     target = torch.tensor(mask, dtype=points.dtype, device=points.device)[None, None]
-    lo, hi = points.min(0).values, points.max(0).values
-    centre, size = ((lo + hi) / 2).double().cpu().numpy(), float((hi - lo).max())
+    lo, hi = verts.min(0), verts.max(0)
+    centre, size = (lo + hi) / 2, float((hi - lo).max())
     if mode == m.FIT_SEARCH:
-        starts, scored = _search(points, faces, target, camera, centre, size)
+        starts, scored = _search(*levels[SEARCH_SIZE], target, camera, centre, size)
     else:
         starts, scored = [CameraCorrection(camera, centre, size)], 1
     prior, stages = (PRIOR_WEIGHT, REFINE_POLISH) if mode == m.FIT_REFINE else (0.0, POLISH)
     steps = _StepCounter(on_step, len(starts) * sum(stage[1] for stage in stages))
-    cameras = [_polish(c, points, faces, target, prior, stages, steps) for c in starts]
+    cameras = [_polish(c, levels, target, prior, stages, steps) for c in starts]
     ious = [silhouette_iou(c, points, faces, target) for c in cameras]
     before = silhouette_iou(camera, points, faces, target)
     best = _choose(cameras, ious, camera)
@@ -153,6 +151,22 @@ def fit_camera(
         scored,
         time.perf_counter() - t0,
     )
+
+
+Mesh = tuple[torch.Tensor, torch.Tensor]  # (V, 3) float32 world points, (F, 3) int64 faces
+
+
+def _levels(verts: np.ndarray, faces: np.ndarray, device: torch.device | None) -> dict[int, Mesh]:
+    """The mesh for each render size the fit uses (longest side px): about FIT_FACES faces at
+    EVAL_SIZE, proportionally fewer below. A silhouette is set by the faces along its outline,
+    whose length in pixels grows linearly with the render's size; a face much smaller than a pixel
+    adds cost (the renderer's work grows with its faces), not information."""
+    out = {}
+    for longest in sorted({SEARCH_SIZE, EVAL_SIZE, *(stage[0] for stage in POLISH)}):
+        budget = FIT_FACES * longest // EVAL_SIZE
+        v, f = decimate(verts, faces, budget) if len(faces) > budget else (verts, faces)
+        out[longest] = torch.tensor(v, dtype=torch.float32, device=device), torch.tensor(f, dtype=torch.int64, device=device)
+    return out
 
 
 def _sees(camera: BlenderCamera, verts: np.ndarray) -> bool:
@@ -309,15 +323,14 @@ class _StepCounter:
 
 def _polish(
     correction: CameraCorrection,
-    points: torch.Tensor,
-    faces: torch.Tensor,
+    levels: dict[int, Mesh],
     target: torch.Tensor,
     prior: float,
     stages: tuple[tuple[int, int, float], ...],
     step: _StepCounter,
 ) -> BlenderCamera:
-    """Gradient descent on the correction against the soft silhouette, coarse to fine; returns
-    the camera with the lowest loss of the last stage."""
+    """Gradient descent on the correction against the soft silhouette, coarse to fine (each stage
+    with the mesh of its size, `levels`); returns the camera with the lowest loss of the last stage."""
     optimizer = torch.optim.Adam(correction.parameters(), lr=LR)
     best: tuple[float, BlenderCamera] = (math.inf, correction.fitted())
     for longest, iterations, sigma in stages:
@@ -325,6 +338,7 @@ def _polish(
             group["lr"] = LR
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, eta_min=LR / 10)
         hw = _size(correction.camera, longest)
+        points, faces = levels[longest]
         renderer = SilhouetteRenderer(hw, sigma=sigma**2)
         ref = F.interpolate(target, size=hw, mode="area")[0]
         best = (math.inf, best[1])
