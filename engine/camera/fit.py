@@ -43,7 +43,7 @@ from .blender import BlenderCamera, look_from, project, render_size, rescale_pix
 from .moments import Moments, apply_similarity
 from .pose import CameraCorrection, rotation_between_deg
 
-FIT_FACES = 4000  # larger meshes are fitted through a decimated copy: silhouettes of <= 256 px
+FIT_FACES = 4000  # faces of the mesh the fit renders at EVAL_SIZE (proportionally fewer below: _levels)
 SEARCH_DIRECTIONS = 160  # about 16 degrees apart: within the gradient fit's reach
 SEARCH_SIZE = 64  # longest side (pixels) of the search's renders
 SEARCH_KEEP = 4  # distinct directions refined by gradient descent
