@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.metrics import chamfer_fscore, iou, normalize_to_reference, sample_points
+from engine.metrics import iou, mesh_accuracy
 from engine.preview import overlay
 from engine.refine import refine
 from engine.settings import preset
@@ -55,8 +55,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 
 
 def evaluate(case: Case, verts: np.ndarray, faces: np.ndarray) -> dict[str, float]:
-    gt, pred = normalize_to_reference(case.gt_verts, verts)
-    chamfer, fscore = chamfer_fscore(sample_points(pred, faces), sample_points(gt, case.gt_faces))
+    chamfer, fscore = mesh_accuracy(verts, faces, case.gt_verts, case.gt_faces)
     views = unseen_cameras(case)
     unseen = [iou(render_mask(verts, faces, c, 1) > 0.5, render_mask(case.gt_verts, case.gt_faces, c, 1) > 0.5) for c in views]
     return {

@@ -40,6 +40,15 @@ def chamfer_fscore(pred: torch.Tensor, gt: torch.Tensor, threshold: float = 0.02
     return chamfer, f
 
 
+def mesh_accuracy(
+    verts: np.ndarray, faces: np.ndarray, ref_verts: np.ndarray, ref_faces: np.ndarray, threshold: float = 0.02
+) -> tuple[float, float]:
+    """Chamfer-L2 and F-score (chamfer_fscore) of a mesh against a reference mesh, both sampled
+    (sample_points) in the frame where the reference's max extent is 1 (normalize_to_reference)."""
+    ref, mesh = normalize_to_reference(ref_verts, verts)
+    return chamfer_fscore(sample_points(mesh, faces), sample_points(ref, ref_faces), threshold)
+
+
 def iou(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Intersection over union of two boolean masks of the same shape (1.0 when both are empty)."""
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)

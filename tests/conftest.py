@@ -57,14 +57,6 @@ def ico_sphere(level: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return m.verts_packed().numpy().astype(np.float64), m.faces_packed().numpy()
 
 
-def chamfer_to(verts: np.ndarray, faces: np.ndarray, true_verts: np.ndarray, true_faces: np.ndarray) -> float:
-    """Chamfer-L2 from a mesh to the true one, in the frame where the true one's extent is 1."""
-    from engine.metrics import chamfer_fscore, normalize_to_reference, sample_points
-
-    truth, mesh = normalize_to_reference(true_verts, verts)
-    return chamfer_fscore(sample_points(mesh, faces), sample_points(truth, true_faces))[0]
-
-
 def uv_sphere(segments: int = 32, rings: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Blender's UV sphere (radius 1): the poles and rings - 1 rings of `segments` vertices, the
     quads split in two; outward-facing triangles."""

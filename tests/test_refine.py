@@ -11,10 +11,10 @@ import torch
 from engine import BlenderCamera, InputError, preset, refine
 from engine.camera import look_at
 from engine.io import load_mesh
-from engine.metrics import iou
+from engine.metrics import iou, mesh_accuracy
 from engine.preview import silhouette
 
-from .conftest import EXAMPLE, chamfer_to, run_cli, uv_sphere
+from .conftest import EXAMPLE, run_cli, uv_sphere
 
 FAST = preset("fast")
 
@@ -38,7 +38,7 @@ def test_cli_refines_the_bundled_example(tmp_path, example):
     after = iou(silhouette(verts, faces, example["camera"]), target)
     assert after > 0.93 and after > before + 0.1, (before, after)
     gt = (example["gt_verts"], example["gt_faces"])
-    assert chamfer_to(verts, faces, *gt) < 0.7 * chamfer_to(example["verts"], faces, *gt)
+    assert mesh_accuracy(verts, faces, *gt)[0] < 0.7 * mesh_accuracy(example["verts"], faces, *gt)[0]
     rep = json.loads(report.read_text())
     assert rep["settings"]["seed"] == 3 and rep["iterations_run"] <= FAST.iterations
     assert preview.stat().st_size > 1000
