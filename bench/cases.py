@@ -3,6 +3,8 @@ Blender cameras and ground-truth silhouettes. Deterministic for a given seed.
 
 The meshes ship inside the pyvista and pymeshlab wheels; the wheels are downloaded once with
 `pip download` (the package registry is reachable) into .cache/wheels and read as zip files.
+Suzanne comes from Blender itself (the bpy wheel in .venv-blender, as for bench/photos.py), the
+mugs are built with trimesh.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from skimage.measure import marching_cubes
 from engine.camera import BlenderCamera, look_at, project
 from engine.render import hard_silhouette
 
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / "wheels"
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "wheels"
+BLENDER_PYTHON = ROOT / ".venv-blender" / "bin" / "python"
 WHEELS = {"pyvista": "pyvista==0.49.1", "pymeshlab": "pymeshlab==2025.7.post1"}
-SOURCES = {  # mesh name -> (wheel, path inside the wheel); "mug" is built with trimesh
+SOURCES = {  # mesh name -> (wheel, path inside the wheel); "mug" is built with trimesh, "suzanne" by bpy
     "cow": ("pymeshlab", "pymeshlab/tests/sample_meshes/cow.obj"),
     "airplane": ("pyvista", "pyvista/examples/airplane.ply"),
     "ant": ("pyvista", "pyvista/examples/ant.ply"),
@@ -34,16 +38,25 @@ SOURCES = {  # mesh name -> (wheel, path inside the wheel); "mug" is built with 
     "bone": ("pymeshlab", "pymeshlab/tests/sample_meshes/bone.ply"),
     "nut": ("pyvista", "pyvista/examples/nut.ply"),
     "mug": ("trimesh", ""),
+    "suzanne": ("bpy", ""),
 }
 # What the coarse input is: a voxel blob, a smooth warp + anisotropic scale of the true shape (its
-# topology kept), a small warp (already good: refinement must not hurt), an over-smoothed copy.
-DEGRADATIONS = ("blob", "warp", "small", "smooth")
+# topology kept), a small warp (already good: refinement must not hurt), an over-smoothed copy, a
+# different object of the same class roughly aligned (its own proportions: mugs only).
+DEGRADATIONS = ("blob", "warp", "small", "smooth", "instance")
 # A case is "mesh-degradation". Settings are chosen on the tuning half only; the test half is
 # reported, never tuned on. Both halves mix thin parts (ant, airplane, mug handle), asymmetric
-# shapes (bunny, bone, nut) and every degradation. The bare mesh name means "-blob" (older tables).
+# shapes (bunny, bone, nut) and every degradation but `instance` (one mug case, in the test half).
+# The bare mesh name means "-blob" (older tables).
 SPLITS = {
-    "tune": ["cow-blob", "ant-warp", "airplane-blob", "bunny-small", "mug-warp", "bone-smooth", "nut-blob", "airplane-smooth"],
-    "test": ["ant-blob", "cow-warp", "bunny-blob", "airplane-warp", "mug-blob", "bone-warp", "nut-small", "cow-smooth"],
+    "tune": [
+        *("cow-blob", "ant-warp", "airplane-blob", "bunny-small", "mug-warp", "bone-smooth", "nut-blob", "airplane-smooth"),
+        *("suzanne-warp", "suzanne-small"),  # added 2026-11-30, with the test half's last two
+    ],
+    "test": [
+        *("ant-blob", "cow-warp", "bunny-blob", "airplane-warp", "mug-blob", "bone-warp", "nut-small", "cow-smooth"),
+        *("suzanne-smooth", "mug-instance"),
+    ],
 }
 CASES = [*SOURCES, *SPLITS["tune"], *SPLITS["test"]]
 
@@ -58,21 +71,50 @@ def _wheel(name: str) -> Path:
     return found[-1]
 
 
-def mug() -> tuple[np.ndarray, np.ndarray]:
-    """A mug: an open-topped cylinder wall with a thin ring handle (a thin structure off the body)."""
-    body = trimesh.creation.annulus(r_min=0.42, r_max=0.5, height=1.1, sections=48)
-    bottom = trimesh.creation.cylinder(radius=0.5, height=0.08, sections=48)
-    bottom.apply_translation([0, 0, -0.51])
-    handle = trimesh.creation.torus(major_radius=0.3, minor_radius=0.06, major_sections=32, minor_sections=12)
-    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
-    handle.apply_translation([0.72, 0, 0.05])
-    m = trimesh.util.concatenate([body, bottom, handle])
+def mug(
+    radius: float = 0.5, height: float = 1.1, wall: float = 0.08, handle: float = 0.3, reach: float = 0.72
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mug: an open-topped cylinder wall with a thin ring handle (a thin structure off the body).
+    `reach`: the handle's centre from the axis. The defaults are the ground truth's; other values
+    make another mug of the same class."""
+    body = trimesh.creation.annulus(r_min=radius - wall, r_max=radius, height=height, sections=48)
+    bottom = trimesh.creation.cylinder(radius=radius, height=wall, sections=48)
+    bottom.apply_translation([0, 0, -(height - wall) / 2])
+    ring = trimesh.creation.torus(major_radius=handle, minor_radius=0.06, major_sections=32, minor_sections=12)
+    ring.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    ring.apply_translation([reach, 0, 0.05])
+    m = trimesh.util.concatenate([body, bottom, ring])
     return np.asarray(m.vertices, dtype=np.float64), np.asarray(m.faces, dtype=np.int64)
 
 
+# Blender's Suzanne with one level of subdivision, as artists use her: head and two eyes.
+_SUZANNE = """
+import sys, bpy, numpy as np
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_monkey_add()
+ob = bpy.context.active_object
+ob.modifiers.new("subdivision", "SUBSURF").levels = 1
+me = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
+me.calc_loop_triangles()
+v = np.empty(len(me.vertices) * 3); me.vertices.foreach_get("co", v)
+f = np.empty(len(me.loop_triangles) * 3, dtype=np.int64); me.loop_triangles.foreach_get("vertices", f)
+np.savez(sys.argv[1], verts=v.reshape(-1, 3), faces=f.reshape(-1, 3))
+"""
+
+
+def suzanne() -> tuple[np.ndarray, np.ndarray]:
+    """Blender's monkey head, exported once by the bpy wheel into .cache/meshes."""
+    path = ROOT / ".cache" / "meshes" / "suzanne.npz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(BLENDER_PYTHON), "-c", _SUZANNE, str(path)], check=True, capture_output=True)
+    data = np.load(path)
+    return data["verts"], data["faces"]
+
+
 def load_ground_truth(case: str) -> tuple[np.ndarray, np.ndarray]:
-    if case == "mug":
-        return mug()
+    if case in ("mug", "suzanne"):
+        return mug() if case == "mug" else suzanne()
     wheel, inner = SOURCES[case]
     with zipfile.ZipFile(_wheel(wheel)) as zf:
         member = next(n for n in zf.namelist() if n.endswith(inner))
@@ -129,9 +171,20 @@ def degrade(verts: np.ndarray, faces: np.ndarray, how: str, rng: np.random.Gener
         return warp(verts, c, size, rng, 0.04, 0.15), faces
     if how == "small":
         return warp(verts, c, size, rng, 0.008, 0.03), faces
-    smooth = trimesh.Trimesh(verts, faces, process=False)
-    trimesh.smoothing.filter_laplacian(smooth, lamb=0.5, iterations=15)
-    return warp(np.asarray(smooth.vertices), c, size, rng, 0.01, 0.05), faces
+    if how == "smooth":
+        smooth = trimesh.Trimesh(verts, faces, process=False)
+        trimesh.smoothing.filter_laplacian(smooth, lamb=0.5, iterations=15)
+        return warp(np.asarray(smooth.vertices), c, size, rng, 0.01, 0.05), faces
+    raise ValueError(f"unknown degradation {how!r}")
+
+
+def other_instance(mesh: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Another object of the mesh's class in the class's canonical frame, with its own proportions:
+    what a retrieval-style reconstruction starts from."""
+    if mesh != "mug":
+        raise ValueError(f"no other instances of {mesh!r}")
+    radius, height, handle = rng.uniform(0.4, 0.6), rng.uniform(0.9, 1.4), rng.uniform(0.22, 0.36)
+    return mug(radius, height, 0.08, handle, radius + handle - 0.08)
 
 
 @dataclass
@@ -163,6 +216,7 @@ _VIEWS = {
     "bone": dict(size=(320, 200), type="PERSP", shift=(0.0, 0.04)),
     "nut": dict(size=(256, 256), type="ORTHO", shift=(0.0, 0.0)),
     "mug": dict(size=(240, 288), type="PERSP", shift=(-0.03, 0.0)),
+    "suzanne": dict(size=(216, 288), type="PERSP", shift=(0.0, 0.0)),  # portrait
 }
 
 
@@ -173,9 +227,19 @@ def make_case(name: str, seed: int = 0) -> Case:
     gt_v, gt_f = load_ground_truth(mesh)
     # Place the object in an arbitrary scene frame: not canonical, not unit size, not centred.
     rot = Rotation.from_euler("zyx", rng.uniform(-40, 40, 3), degrees=True).as_matrix()
-    lo, hi = gt_v.min(0), gt_v.max(0)
-    gt_v = ((gt_v - (lo + hi) / 2) / (hi - lo).max()) @ rot.T * 3.7 + np.array([2.0, -1.0, 0.5])
-    coarse_v, coarse_f = degrade(gt_v, gt_f, how or "blob", rng)
+
+    def place(v: np.ndarray) -> np.ndarray:
+        lo, hi = v.min(0), v.max(0)
+        return ((v - (lo + hi) / 2) / (hi - lo).max()) @ rot.T * 3.7 + np.array([2.0, -1.0, 0.5])
+
+    gt_v = place(gt_v)
+    if how == "instance":  # roughly aligned: its bounding box on the truth's, turned a few degrees
+        other_v, coarse_f = other_instance(mesh, rng)
+        axis = rng.normal(size=3)
+        turn = Rotation.from_rotvec(np.radians(rng.uniform(3, 6)) * axis / np.linalg.norm(axis)).as_matrix()
+        coarse_v = place(other_v @ turn.T)
+    else:
+        coarse_v, coarse_f = degrade(gt_v, gt_f, how or "blob", rng)
     view = _VIEWS[mesh]
     centre = (gt_v.min(0) + gt_v.max(0)) / 2
     cam = look_at(centre, rng.uniform(20, 70), rng.uniform(10, 30), 7.5, view["size"])
