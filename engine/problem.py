@@ -24,46 +24,64 @@ from .proxy import Proxy, make_proxy
 from .render import SilhouetteRenderer
 from .settings import Settings
 from .symmetry import Plane
+from .topology import weld
 
 DTYPE = torch.float32
 Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
 
 
+WELD_PITCH = 1e-6  # normalized units (max extent 1): a float32 position written twice rounds alike
+
+
 @dataclass
 class OptimizedMesh:
-    """The mesh the optimizer moves, as tensors in the normalized frame: the input itself, or a
-    decimated proxy of a large one whose motion is carried back to every input vertex."""
+    """The mesh the optimizer moves, as tensors in the normalized frame: the input with the copies
+    of each vertex that exporters split along seams welded into one (topology.weld), or a
+    decimated proxy of a large one, whose motion is carried back to every input vertex."""
 
     rest: torch.Tensor  # (V', 3)
     faces: torch.Tensor  # (F', 3) int64
     frame: NormalizedFrame
     proxy: Proxy | None
+    welded: np.ndarray  # (V,) int64: each input vertex's welded vertex (a proxy carries to the welded mesh)
+    labels: np.ndarray  # (U,) int64: each welded vertex's part
 
     @classmethod
     def build(
-        cls, verts: np.ndarray, faces: np.ndarray, frame: NormalizedFrame, proxy_faces: int, device: torch.device
+        cls,
+        verts: np.ndarray,
+        faces: np.ndarray,
+        frame: NormalizedFrame,
+        proxy_faces: int,
+        device: torch.device,
+        parts: tuple[int, ...] = (),
     ) -> OptimizedMesh:
-        """verts: (V, 3) normalized; a proxy of about `proxy_faces` faces when there are more (0: never)."""
-        proxy = make_proxy(verts, faces, proxy_faces) if 0 < proxy_faces < len(faces) else None
-        opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (verts, faces)
+        """verts: (V, 3) normalized; `parts`: vertex counts of consecutive parts (never welded
+        together); a proxy of about `proxy_faces` faces when there are more (0: never)."""
+        labels = np.repeat(np.arange(len(parts)), parts) if parts else np.zeros(len(verts), np.int64)
+        welded, first = weld(verts, WELD_PITCH, labels)
+        w_verts, w_faces = verts[first], welded[faces]
+        # A face whose corners were welded together has no area left.
+        w_faces = w_faces[(w_faces[:, 0] != w_faces[:, 1]) & (w_faces[:, 1] != w_faces[:, 2]) & (w_faces[:, 2] != w_faces[:, 0])]
+        proxy = make_proxy(w_verts, w_faces, proxy_faces) if 0 < proxy_faces < len(w_faces) else None
+        opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (w_verts, w_faces)
         rest = torch.tensor(opt_verts, dtype=DTYPE, device=device)
-        return cls(rest, torch.tensor(opt_faces, dtype=torch.int64, device=device), frame, proxy)
+        return cls(rest, torch.tensor(opt_faces, dtype=torch.int64, device=device), frame, proxy, welded, labels[first])
 
-    def part_labels(self, parts: tuple[int, ...], verts: np.ndarray) -> torch.Tensor | None:
-        """(V',) int64 part of each optimized vertex, for `parts` (vertex counts of the input's
-        consecutive parts; verts: the (V, 3) normalized input). A proxy's vertex belongs to the part
-        of its nearest input vertex. None for a single part."""
-        if len(parts) < 2:
+    def part_labels(self) -> torch.Tensor | None:
+        """(V',) int64 part of each optimized vertex (a proxy's vertex: its nearest welded
+        vertex's), or None for a single part."""
+        if self.labels.max(initial=0) == 0:
             return None
-        labels = np.repeat(np.arange(len(parts)), parts)
+        labels = self.labels
         if self.proxy is not None:
-            labels = labels[cKDTree(verts).query(self.proxy.verts)[1]]
+            labels = labels[cKDTree(self.proxy.rest).query(self.proxy.verts)[1]]
         return torch.tensor(labels, dtype=torch.int64, device=self.rest.device)
 
     def to_world(self, v: torch.Tensor) -> np.ndarray:
         """Optimized vertices (V', 3) -> every input vertex (V, 3), float64 world units."""
         v_n = v.detach().cpu().double().numpy()
-        return self.frame.to_world(self.proxy.carry(v_n) if self.proxy else v_n)
+        return self.frame.to_world((self.proxy.carry(v_n) if self.proxy else v_n)[self.welded])
 
 
 def plan_stages(image_wh: tuple[int, int], settings: Settings) -> list[Stage]:
@@ -148,7 +166,7 @@ def build_problem(
     if s.weights.along_ray:  # the only term that needs them (a host copy of the rest vertices)
         rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
-    labels = mesh.part_labels(inputs.parts, mesh.frame.from_world(inputs.verts)) if s.weights.interpenetration else None
+    labels = mesh.part_labels() if s.weights.interpenetration else None
     objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays, labels)
     params = (similarity or local).parameters()
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)

@@ -111,7 +111,7 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     verts_n = frame.from_world(inputs.verts)
     plane, asymmetry = choose_plane(verts_n, inputs.faces, s)
     t_plane = time.perf_counter() - t0
-    mesh = OptimizedMesh.build(verts_n, inputs.faces, frame, s.proxy_faces, device)
+    mesh = OptimizedMesh.build(verts_n, inputs.faces, frame, s.proxy_faces, device, inputs.parts)
     t_proxy = time.perf_counter() - t0 - t_plane
     stages = plan_stages(inputs.camera.image_size_wh, s)  # a camera fit keeps the resolution
     with deterministic_algorithms():

@@ -1,4 +1,4 @@
-"""Mesh connectivity as sparse matrices (pure numpy/SciPy, no geometry)."""
+"""Mesh connectivity (pure numpy/SciPy): which vertices share an edge, and which are one point."""
 
 from __future__ import annotations
 
@@ -13,3 +13,30 @@ def adjacency(faces: np.ndarray, num_verts: int) -> sp.csr_matrix:
     adj = (adj + adj.T).tocsr()
     adj.data[:] = 1.0  # an edge shared by two faces counts once
     return adj
+
+
+def weld(verts: np.ndarray, pitch: float, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which vertices are one surface point: those at the same position, rounded to `pitch`.
+
+    Exporters split a vertex wherever its UVs, normals or colours differ (a glTF from a
+    reconstruction tool is cut along every texture seam), so a surface can arrive as many patches
+    whose borders merely coincide. Points that straddle a rounding boundary stay apart; exact
+    copies, which is what a split writes, never do.
+
+    Args:
+        verts: (V, 3) positions.
+        pitch: rounding step, in the positions' units.
+        groups: (V,) int labels; vertices of different groups are never merged (separate objects).
+    Returns:
+        index: (V,) int64, each vertex's welded vertex in 0..U-1.
+        first: (U,) int64, the first input vertex of each welded vertex, ascending: welded vertices
+            keep the input's order (without copies, both are 0..V-1).
+    """
+    key = np.round(verts / pitch).astype(np.int64)
+    if groups is not None:
+        key = np.column_stack([key, groups])
+    _, first, index = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[index.reshape(-1)].astype(np.int64), first[order].astype(np.int64)

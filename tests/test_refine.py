@@ -51,6 +51,22 @@ def test_same_seed_same_result(example):
     np.testing.assert_array_equal(a.vertices, b.vertices)
 
 
+def test_a_mesh_cut_along_its_seams_refines_as_one_surface(example):
+    """An exporter splits a vertex wherever its UVs or normals differ (a reconstruction's glTF is
+    cut along every texture seam). Here every face is its own island, each corner a copy of an
+    original vertex: welded back, it is the same surface and refines exactly like the uncut mesh,
+    and no seam opens. Unwelded, every island would move alone."""
+    verts, faces = example["verts"], example["faces"]
+    cut_verts = np.concatenate([verts, verts[faces.ravel()]])  # the originals first keep their order
+    cut_faces = len(verts) + np.arange(faces.size).reshape(faces.shape)
+    s = FAST.with_overrides(iterations=20)
+    whole = refine(verts, faces, example["mask"], example["camera"], s)
+    cut = refine(cut_verts, cut_faces, example["mask"], example["camera"], s)
+    np.testing.assert_array_equal(cut.vertices[: len(verts)], whole.vertices)
+    np.testing.assert_array_equal(cut.vertices[len(verts) :], whole.vertices[faces.ravel()])
+    assert cut.report.best_iou == whole.report.best_iou > 0.9
+
+
 def test_result_does_not_depend_on_scene_units_or_position(example):
     """The whole scene x100 and moved far away: the same refinement, scaled."""
     k, shift = 100.0, np.array([1000.0, -500.0, 250.0])
