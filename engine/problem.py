@@ -24,13 +24,10 @@ from .proxy import Proxy, make_proxy
 from .render import SilhouetteRenderer
 from .settings import Settings
 from .symmetry import Plane
-from .topology import weld
+from .topology import weld, welded_faces
 
 DTYPE = torch.float32
 Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
-
-
-WELD_PITCH = 1e-6  # normalized units (max extent 1): a float32 position written twice rounds alike
 
 
 @dataclass
@@ -59,10 +56,8 @@ class OptimizedMesh:
         """verts: (V, 3) normalized; `parts`: vertex counts of consecutive parts (never welded
         together); a proxy of about `proxy_faces` faces when there are more (0: never)."""
         labels = np.repeat(np.arange(len(parts)), parts) if parts else np.zeros(len(verts), np.int64)
-        welded, first = weld(verts, WELD_PITCH, labels)
-        w_verts, w_faces = verts[first], welded[faces]
-        # A face whose corners were welded together has no area left.
-        w_faces = w_faces[(w_faces[:, 0] != w_faces[:, 1]) & (w_faces[:, 1] != w_faces[:, 2]) & (w_faces[:, 2] != w_faces[:, 0])]
+        welded, first = weld(verts, labels)
+        w_verts, w_faces = verts[first], welded_faces(faces, welded)
         proxy = make_proxy(w_verts, w_faces, proxy_faces) if 0 < proxy_faces < len(w_faces) else None
         opt_verts, opt_faces = (proxy.verts, proxy.faces) if proxy else (w_verts, w_faces)
         rest = torch.tensor(opt_verts, dtype=DTYPE, device=device)

@@ -15,8 +15,9 @@ def adjacency(faces: np.ndarray, num_verts: int) -> sp.csr_matrix:
     return adj
 
 
-def weld(verts: np.ndarray, pitch: float, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Which vertices are one surface point: those at the same position, rounded to `pitch`.
+def weld(verts: np.ndarray, groups: np.ndarray | None = None, tolerance: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Which vertices are one surface point: those at the same position, rounded to `tolerance`
+    times the mesh's size (its bounding box's longest side).
 
     Exporters split a vertex wherever its UVs, normals or colours differ (a glTF from a
     reconstruction tool is cut along every texture seam), so a surface can arrive as many patches
@@ -25,13 +26,13 @@ def weld(verts: np.ndarray, pitch: float, groups: np.ndarray | None = None) -> t
 
     Args:
         verts: (V, 3) positions.
-        pitch: rounding step, in the positions' units.
         groups: (V,) int labels; vertices of different groups are never merged (separate objects).
     Returns:
         index: (V,) int64, each vertex's welded vertex in 0..U-1.
         first: (U,) int64, the first input vertex of each welded vertex, ascending: welded vertices
             keep the input's order (without copies, both are 0..V-1).
     """
+    pitch = tolerance * max(float(np.ptp(verts, axis=0).max()), np.finfo(float).tiny)
     key = np.round(verts / pitch).astype(np.int64)
     if groups is not None:
         key = np.column_stack([key, groups])
@@ -40,3 +41,10 @@ def weld(verts: np.ndarray, pitch: float, groups: np.ndarray | None = None) -> t
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[index.reshape(-1)].astype(np.int64), first[order].astype(np.int64)
+
+
+def welded_faces(faces: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(F, 3) faces renumbered through weld's `index`; a face whose corners fell together, which has
+    no area left, is dropped."""
+    f = index[faces]
+    return f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])]

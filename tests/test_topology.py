@@ -17,7 +17,7 @@ def test_copies_weld_into_one_vertex_in_input_order(unique, copies, seed):
     source = np.concatenate([np.arange(unique), rng.integers(0, unique, copies)])
     rng.shuffle(source)
     verts = points[source]
-    index, first = weld(verts, 1e-6)
+    index, first = weld(verts)
     np.testing.assert_array_equal(verts[first][index], verts)  # every vertex is its welded vertex
     assert len(first) == len(np.unique(source)) and np.all(np.diff(first) > 0)
     assert np.array_equal(index[first], np.arange(len(first)))
@@ -25,10 +25,10 @@ def test_copies_weld_into_one_vertex_in_input_order(unique, copies, seed):
 
 def test_without_copies_nothing_changes_and_groups_stay_apart():
     verts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
-    index, first = weld(verts, 1e-6)
+    index, first = weld(verts)
     np.testing.assert_array_equal(index, [0, 1, 2])
     np.testing.assert_array_equal(first, [0, 1, 2])
     touching = np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1e-9], [0, 0, 1e-3]])
-    index, _ = weld(touching, 1e-6, groups=np.array([0, 0, 0, 1, 1]))
+    index, _ = weld(touching, groups=np.array([0, 0, 0, 1, 1]))
     assert index[0] == index[2] != index[3]  # one object's copies weld; another object's point does not
-    assert index[3] != index[4]  # a millimetre apart is not a copy
+    assert index[3] != index[4]  # a thousandth of the size apart is not a copy

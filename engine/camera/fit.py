@@ -39,6 +39,7 @@ from ..inputs import check_view
 from ..losses import soft_iou
 from ..proxy import decimate
 from ..render import SilhouetteRenderer, hard_silhouette
+from ..topology import weld, welded_faces
 from .blender import BlenderCamera, look_from, project, render_size, rescale_pixels
 from .moments import Moments, apply_similarity
 from .pose import CameraCorrection, rotation_between_deg
@@ -160,7 +161,10 @@ def _levels(verts: np.ndarray, faces: np.ndarray, device: torch.device | None) -
     """The mesh for each render size the fit uses (longest side px): about FIT_FACES faces at
     EVAL_SIZE, proportionally fewer below. A silhouette is set by the faces along its outline,
     whose length in pixels grows linearly with the render's size; a face much smaller than a pixel
-    adds cost (the renderer's work grows with its faces), not information."""
+    adds cost (the renderer's work grows with its faces), not information. Seam copies are welded
+    first (topology.weld), so the decimation sees one surface, not patches that may crack apart."""
+    index, first = weld(verts)
+    verts, faces = verts[first], welded_faces(faces, index)
     out = {}
     for longest in sorted({SEARCH_SIZE, EVAL_SIZE, *(stage[0] for stage in POLISH)}):
         budget = FIT_FACES * longest // EVAL_SIZE
