@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
 from pytorch3d.structures import Meshes
 
 from engine.camera import look_at, project
 from engine.render import SilhouetteRenderer, hard_silhouette
-from engine.render.silhouette import pixels_to_ndc
+from engine.render.silhouette import _signed_dist2, face_pixel_pairs, pixels_to_ndc
 
 from .conftest import ico_sphere
 
@@ -80,3 +82,38 @@ def test_binning_can_never_overflow():
 
     assert binning(torch.device("cuda", 0), 200_000) == {"bin_size": None, "max_faces_per_bin": 200_000}
     assert binning(torch.device("cpu"), 200_000) == {"bin_size": 0, "max_faces_per_bin": None}
+
+
+_corner = st.tuples(st.floats(-10.0, 50.0), st.floats(-10.0, 42.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(triangles=st.lists(st.tuples(_corner, _corner, _corner), min_size=1, max_size=6), margin=st.sampled_from([0.0, 0.91, 2.5]))
+def test_pairs_include_every_pixel_near_a_face(triangles, margin):
+    """Every pixel centre within `margin` of a face (inside it for 0) is enumerated with that face,
+    once, for any triangles: slivers, degenerate ones, partly outside the (36, 44) image. (Near a
+    degenerate face every point on its line counts as inside: the face's grown box bounds it.)"""
+    hw = (36, 44)
+    pix = torch.tensor([c for t in triangles for c in t], dtype=torch.float32)
+    pix = torch.cat((pix, torch.ones(len(pix), 1)), 1)[None]  # in front of the camera
+    faces = torch.arange(len(pix[0])).view(-1, 3)
+    tri, pixel, _ = face_pixel_pairs(pix, faces, hw, margin)
+    rows, cols = torch.meshgrid(torch.arange(hw[0]), torch.arange(hw[1]), indexing="ij")
+    centres = torch.stack((cols, rows), -1).reshape(-1, 2).float() + 0.5
+    xy = pix[0, :, :2]
+    for f, face in enumerate(faces):
+        a, b, c = (xy[i].expand(len(centres), 2) for i in face)
+        d = _signed_dist2(centres, a, b, c)
+        corners = xy[face]
+        in_box = ((centres >= corners.amin(0) - margin) & (centres <= corners.amax(0) + margin)).all(1)
+        near = in_box & ((d <= 0) | (d < margin**2))
+        listed = pixel[tri[:, 0] == face[0]]
+        assert len(listed.unique()) == len(listed)
+        assert set(torch.nonzero(near)[:, 0].tolist()) <= set(listed.tolist()), f"face {f}"
+
+
+def test_a_long_diagonal_sliver_enumerates_about_its_own_pixels():
+    """Not its bounding box: a low-poly cylinder's walls are such faces."""
+    pix = torch.tensor([[[2.0, 2.0, 1.0], [250.0, 250.0, 1.0], [252.0, 251.0, 1.0]]])
+    tri, _, _ = face_pixel_pairs(pix, torch.tensor([[0, 1, 2]]), (256, 256), 0.91)
+    assert len(tri) < 2000  # the bounding box has 62 000 pixels

@@ -5,9 +5,9 @@ faces f whose 2D distance to p is within the blur radius, where ``d_f`` is the s
 distance from the pixel centre to the projected face (negative inside).
 
 Two backends compute it:
-- "fast" (default): every face enumerates the pixels of its own bounding box (grown by the blur
-  radius); ``d_f`` and alpha are computed with vectorized torch ops over those (pixel, face) pairs
-  and differentiated by plain autograd. Cost grows with the pixels the mesh covers, not with
+- "fast" (default): every face enumerates the pixels near it (row by row over its bounding box
+  grown by the blur radius, in each row the columns it comes near); ``d_f`` and alpha are computed
+  with vectorized torch ops over those (pixel, face) pairs and differentiated by plain autograd. Cost grows with the pixels the mesh covers, not with
   pixels x faces, and no face is dropped: a silhouette needs no depth order, so there is no K.
 - "pytorch3d": PyTorch3D's rasterizer (brute force on the CPU) and its own backward, blending the
   K faces nearest in depth: the stock path, kept as the reference the fast one is tested against.
@@ -51,13 +51,18 @@ def pixels_to_ndc(pix: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
 def face_pixel_pairs(
     pix: torch.Tensor, faces: torch.Tensor, image_hw: tuple[int, int], margin: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All (face, pixel) pairs whose pixel centre lies within `margin` pixels of the face's bounding box.
+    """(face, pixel) pairs that include every pixel centre within `margin` pixels of its face.
+
+    Each face enumerates the rows of its bounding box (grown by `margin`) and, in each row, only
+    the columns where the face comes within `margin` of that row's centre line: a long thin face
+    lying diagonally (a low-poly cylinder's wall) would touch a few pixels of a bounding box of
+    thousands. Pairs come face by face, row by row, column by column, as from the bounding boxes.
 
     Args:
         pix: (N, V, 3) pixel-space vertices of N views (no gradient needed).
         faces: (F, 3) int64.
         image_hw: (H, W).
-        margin: bounding-box growth in pixels.
+        margin: growth of each face in pixels.
     Returns:
         tri: (P, 3) indices into the packed (N*V) vertices of each pair's face,
         pixel: (P,) flat index into the (N, H, W) images,
@@ -71,22 +76,56 @@ def face_pixel_pairs(
         packed = pix.reshape(-1, 3)
         corners = packed[:, :2][tri]  # (N*F, 3, 2)
         in_front = (packed[:, 2][tri] > 0).all(1)
-        lo = torch.ceil(corners.amin(1) - margin - 0.5)
-        hi = torch.floor(corners.amax(1) + margin - 0.5)
-        limit = torch.tensor([w - 1, h - 1], device=device, dtype=lo.dtype)
-        lo = torch.maximum(lo, torch.zeros_like(lo)).clamp(max=limit).long()
-        hi = torch.minimum(hi, limit).long()
-        size = (hi - lo + 1).clamp(min=0) * in_front.unsqueeze(1)
-        count = size[:, 0] * size[:, 1]
-        face = torch.repeat_interleave(torch.arange(len(tri), device=device), count)
-        local = torch.arange(int(count.sum()), device=device) - (torch.cumsum(count, 0) - count)[face]
-        width = size[face, 0]
-        col = lo[face, 0] + local % width
-        row = lo[face, 1] + torch.div(local, width, rounding_mode="floor")
+        lo, hi = _grown_box(corners, margin, image_hw)
+        rows = ((hi[:, 1] - lo[:, 1] + 1).clamp(min=0)) * in_front
+        face = torch.repeat_interleave(torch.arange(len(tri), device=device), rows)
+        row = lo[face, 1] + _ranks(rows, face)
+        first, last = _row_span(corners[face], row.to(pix.dtype) + 0.5, margin)
+        first = torch.maximum(torch.ceil(first - margin - 0.5).clamp(min=-1, max=w).long(), lo[face, 0])
+        last = torch.minimum(torch.floor(last + margin - 0.5).clamp(min=-1, max=w).long(), hi[face, 0])
+        cols = (last - first + 1).clamp(min=0)
+        span = torch.repeat_interleave(torch.arange(len(face), device=device), cols)
+        col = first[span] + _ranks(cols, span)
+        face, row = face[span], row[span]
         view = torch.div(face, faces.shape[0], rounding_mode="floor")
         pixel = (view * h + row) * w + col
         centre = torch.stack((col, row), dim=-1).to(pix.dtype) + 0.5
     return tri[face], pixel, centre
+
+
+def _grown_box(corners: torch.Tensor, margin: float, image_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T, 3, 2) face corners -> the first and last (column, row) of the pixels whose centres lie
+    in each face's bounding box grown by `margin`, clipped to the image: two (T, 2) int64."""
+    h, w = image_hw
+    lo = torch.ceil(corners.amin(1) - margin - 0.5)
+    hi = torch.floor(corners.amax(1) + margin - 0.5)
+    limit = torch.tensor([w - 1, h - 1], device=corners.device, dtype=lo.dtype)
+    return torch.maximum(lo, torch.zeros_like(lo)).clamp(max=limit).long(), torch.minimum(hi, limit).long()
+
+
+def _ranks(counts: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
+    """0, 1, .. counts[i] - 1 for each i, concatenated (`owner` = repeat_interleave of i by counts)."""
+    return torch.arange(len(owner), device=owner.device) - (torch.cumsum(counts, 0) - counts)[owner]
+
+
+def _row_span(corners: torch.Tensor, y: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The x-range of each triangle's part within the band |y' - y| <= margin (slightly more, so
+    no pixel within `margin` is lost to rounding): corners (R, 3, 2), y (R,) -> two (R,), +inf and
+    -inf where the band misses the triangle. Its extreme points are corners inside the band or
+    where the edges cross the band's two lines."""
+    band = margin + 1e-3
+    x0, y0 = corners[..., 0], corners[..., 1]
+    x1, y1 = x0.roll(-1, 1), y0.roll(-1, 1)
+    inf = torch.full_like(x0, math.inf)
+    inside = (y0 - y[:, None]).abs() <= band
+    first, last = torch.where(inside, x0, inf).amin(1), torch.where(inside, x0, -inf).amax(1)
+    for line in (y - band, y + band):
+        t = (line[:, None] - y0) / (y1 - y0)  # nan or inf for an edge along the line: its corners count instead
+        crosses = (t >= 0) & (t <= 1)
+        x = x0 + t * (x1 - x0)
+        first = torch.minimum(first, torch.where(crosses, x, inf).amin(1))
+        last = torch.maximum(last, torch.where(crosses, x, -inf).amax(1))
+    return first, last
 
 
 def _signed_dist2(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
