@@ -5,10 +5,12 @@
 
 Per case and run: the camera's rotation error against the true camera (degrees), camera IoU (the
 ground-truth mesh's silhouettes under the used and the true camera, 1 = perfect), and the 3D
-metrics of bench.quality. "exact" is the default preset with the true camera (bench.quality's
-"default" row, shared cache). Camera errors: bench.cases.CAMERA_ERRORS; "unknown" starts with no
-camera at all (engine.camera.fit.search_start: a front view, 50 mm, the photo's size), while each
-case's photo is taken from a random direction of an object in a random pose.
+metrics of bench.quality; for a fitted camera also "fit IoU" (the rigid coarse mesh's silhouette
+under it against the photo's) and "input IoU" (the refined mesh's). "exact" is the default preset
+with the true camera (bench.quality's "default" row, shared cache). Camera errors:
+bench.cases.CAMERA_ERRORS; "unknown" starts with no camera at all (engine.camera.fit.search_start:
+a front view, 50 mm, the photo's size), while each case's photo is taken from a random direction of
+an object in a random pose.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def run_camera(case_name: str, run: str, seed: int) -> dict:
     out["accepted"] = bool(result.report.camera and result.report.camera["accepted"])
     if result.report.camera:  # the rigid coarse mesh's silhouette under the fitted camera vs the photo
         out["fit_iou"] = result.report.camera["iou_after"]
+        out["input_iou"] = result.report.silhouette_iou["after"]  # the refined mesh's, under the camera used
     out.update(evaluate(case, result.vertices, case.coarse_faces))
     out["verts"] = result.vertices
     return out
@@ -78,14 +81,18 @@ def table(results: dict, cases: list[str], runs: list[str]) -> str:
         "camera_iou_in",
         "camera_iou_out",
         "fit_iou",
+        "input_iou",
         "chamfer",
         "fscore",
         "iou_unseen",
         "fit_seconds",
         "seconds",
     ]
-    head = "| case | run | rot. error in (deg) | out | camera IoU in | out | fit IoU | Chamfer x1000 | F@0.02 | IoU unseen | fit s | s |"
-    lines = [head, "|" + "---|" * 12]
+    head = (
+        "| case | run | rot. error in (deg) | out | camera IoU in | out | fit IoU | input IoU | Chamfer x1000 | F@0.02 "
+        "| IoU unseen | fit s | s |"
+    )
+    lines = [head, "|" + "---|" * 13]
 
     def fmt(v) -> str:
         return "" if v is None else (f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}")

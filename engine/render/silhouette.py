@@ -7,8 +7,9 @@ distance from the pixel centre to the projected face (negative inside).
 Two backends compute it:
 - "fast" (default): every face enumerates the pixels near it (row by row over its bounding box
   grown by the blur radius, in each row the columns it comes near); ``d_f`` and alpha are computed
-  with vectorized torch ops over those (pixel, face) pairs and differentiated by plain autograd. Cost grows with the pixels the mesh covers, not with
-  pixels x faces, and no face is dropped: a silhouette needs no depth order, so there is no K.
+  with vectorized torch ops over those (pixel, face) pairs and differentiated by plain autograd.
+  Cost grows with the pixels the mesh covers, not with pixels x faces, and no face is dropped: a
+  silhouette needs no depth order, so there is no K.
 - "pytorch3d": PyTorch3D's rasterizer (brute force on the CPU) and its own backward, blending the
   K faces nearest in depth: the stock path, kept as the reference the fast one is tested against.
   It also skips a face at pixels where the depth extrapolated from the face's barycentric
