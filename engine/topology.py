@@ -32,8 +32,12 @@ def weld(verts: np.ndarray, groups: np.ndarray | None = None, tolerance: float =
         first: (U,) int64, the first input vertex of each welded vertex, ascending: welded vertices
             keep the input's order (without copies, both are 0..V-1).
     """
-    pitch = tolerance * max(float(np.ptp(verts, axis=0).max()), np.finfo(float).tiny)
-    key = np.round(verts / pitch).astype(np.int64)
+    extent = float(np.ptp(verts, axis=0).max())
+    if extent > 0:
+        cells = np.round(verts / (tolerance * extent))
+        key = (cells - cells.min(0)).astype(np.int64)  # counted from the box's corner: no overflow far from the origin
+    else:
+        key = np.zeros(verts.shape, np.int64)  # every vertex at one point
     if groups is not None:
         key = np.column_stack([key, groups])
     _, first, index = np.unique(key, axis=0, return_index=True, return_inverse=True)

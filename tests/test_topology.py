@@ -32,3 +32,14 @@ def test_without_copies_nothing_changes_and_groups_stay_apart():
     index, _ = weld(touching, groups=np.array([0, 0, 0, 1, 1]))
     assert index[0] == index[2] != index[3]  # one object's copies weld; another object's point does not
     assert index[3] != index[4]  # a thousandth of the size apart is not a copy
+
+
+def test_far_from_the_origin_and_all_at_one_point():
+    """Positions are counted from the mesh's own box: a scan in survey coordinates (here 1e13 units
+    off, 1 unit large) keeps its points apart, and a mesh collapsed to one point is one vertex."""
+    verts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]]) + 1e13
+    index, first = weld(verts)
+    np.testing.assert_array_equal(index, [0, 1, 2, 2])
+    index, first = weld(np.full((3, 3), 5.0))
+    np.testing.assert_array_equal(index, [0, 0, 0])
+    np.testing.assert_array_equal(first, [0])
