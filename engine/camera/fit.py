@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 import refine_protocol.messages as m
 
+from ..device import deterministic_algorithms
 from ..errors import InputError
 from ..inputs import check_view
 from ..losses import soft_iou
@@ -129,7 +130,8 @@ def fit_camera(
         starts, scored = [CameraCorrection(camera, centre, size)], 1
     prior, stages = (PRIOR_WEIGHT, REFINE_POLISH) if mode == m.FIT_REFINE else (0.0, POLISH)
     steps = _StepCounter(on_step, len(starts) * sum(stage[1] for stage in stages))
-    cameras = [_polish(c, levels, target, prior, stages, steps) for c in starts]
+    with deterministic_algorithms():  # the same fit on every run, called alone as within a refinement
+        cameras = [_polish(c, levels, target, prior, stages, steps) for c in starts]
     ious = [silhouette_iou(c, points, faces, target) for c in cameras]
     before = silhouette_iou(camera, points, faces, target)
     best = _choose(cameras, ious, camera)
