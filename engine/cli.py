@@ -37,6 +37,12 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="ignore the photo's alpha: find the object in the photo (seeded by the mesh)",
     )
+    p.add_argument(
+        "--ignore-exif-orientation",
+        action="store_true",
+        help="use the photo's (and mask's) pixels as stored, as Blender shows them, not turned as "
+        "their EXIF orientation says (as photo viewers show them)",
+    )
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
     p.add_argument(
@@ -67,7 +73,10 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise InputError("--camera is required unless --fit-camera search")
     if args.find_silhouette and args.mask:
         raise InputError("--find-silhouette and --mask exclude each other")
-    inputs, photo = load_inputs(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette, args.occluder)
+    inputs, photo = load_inputs(
+        *(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette, args.occluder),
+        exif_orientation=not args.ignore_exif_orientation,
+    )
     verts, faces = inputs.verts, inputs.faces
 
     result = _run_with_progress(inputs, args.quiet)
@@ -158,7 +167,8 @@ def _batch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "jobs",
         type=Path,
-        help="manifest: columns mesh,image[,camera,mask,name,preset,symmetry,iterations,seed,fit_camera,find_silhouette]",
+        help="manifest: columns mesh,image[,camera,mask,name,preset,symmetry,iterations,seed,fit_camera,find_silhouette,"
+        "exif_orientation]",
     )
     p.add_argument(
         "--out", required=True, type=Path, help="output folder: <name>/refined.<ext>, report.json, done.json; summary.csv"

@@ -88,6 +88,7 @@ class RefineJob:
                 settings=i.settings,
                 progress_hz=i.progress_hz,
                 find_silhouette=i.find_silhouette,
+                exif_orientation=False,  # the photo as Blender shows it (it ignores EXIF orientation)
                 parts=i.parts,
                 occluder=i.occluder,
             )

@@ -21,7 +21,10 @@ from .scene_io import InputProblem
 from .session import Inputs
 
 MANIFEST = "manifest.csv"
-COLUMNS = ("name", "mesh", "image", "camera", "occluder", "preset", "symmetry", "iterations", "fit_camera", "find_silhouette")
+COLUMNS = (
+    *("name", "mesh", "image", "camera", "occluder", "preset", "symmetry", "iterations", "fit_camera"),
+    *("find_silhouette", "exif_orientation"),
+)
 
 
 def row_name(object_name: str) -> str:
@@ -48,6 +51,7 @@ def export_row(context: bpy.types.Context, obj: bpy.types.Object, inputs: Inputs
     row.update(preset=inputs.preset, symmetry=inputs.symmetry, fit_camera=inputs.fit_camera)
     row["iterations"] = str(inputs.iterations) if inputs.iterations > 0 else ""
     row["find_silhouette"] = "true" if inputs.silhouette == m.SILHOUETTE_AUTO else ""
+    row["exif_orientation"] = "false"  # the photo as Blender shows it (it ignores EXIF orientation)
     return row
 
 

@@ -73,6 +73,7 @@ class EngineClient:
         progress_hz: float = 10.0,
         progress_vertices: bool = True,
         find_silhouette: bool = False,
+        exif_orientation: bool = True,
         parts: list[int] | None = None,
         occluder: tuple[Any, Any] | None = None,
     ) -> None:
@@ -80,6 +81,8 @@ class EngineClient:
         file (PNG with alpha, JPEG, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
         camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search".
         find_silhouette: ignore the image's alpha, the engine finds the object in the photo.
+        exif_orientation: False to use the image's pixels as stored (as Blender shows them), not
+        turned as its EXIF orientation tag says (as photo viewers show them).
         parts: vertex counts of consecutive parts when the mesh is several objects refined as one.
         occluder: ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera."""
         blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
@@ -106,6 +109,8 @@ class EngineClient:
             header["camera"] = camera
         if find_silhouette:
             header["find_silhouette"] = True
+        if not exif_orientation:
+            header["exif_orientation"] = False
         if parts and len(parts) > 1:
             header["parts"] = list(parts)
         self.send(header, blobs)

@@ -108,7 +108,7 @@ def test_find_works_without_any_camera_and_renders_at_the_photos_size(findings):
     c = findings["camera"]
     assert c["find_operator"] == ["FINISHED"] and "camera found (silhouette IoU" in c["find_status"], c["find_status"]
     assert c["find_scene_camera"] == "Head REFINE camera"  # the scene had none: it renders through the found one
-    assert c["find_resolution"] == [96, 80]  # the photo's, not the scene's 1920x1080
+    assert c["find_resolution"] == [96, 80]  # the photo's as Blender shows it (its EXIF tag ignored), not 1920x1080
     assert c["iou_found"] > 0.9, c
 
 

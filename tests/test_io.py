@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
-from PIL import Image
+from PIL import ExifTags, Image
 
 from engine.io import load_image, load_mesh, save_mesh
 
@@ -43,6 +43,26 @@ def test_rgba_alpha_is_the_silhouette():
     rgb, mask = photo.rgb, photo.mask
     assert photo.source == "alpha" and rgb.shape == (240, 320, 3) and mask.shape == (240, 320)
     assert 0.05 < (mask > 0.5).mean() < 0.5 and mask.min() == 0.0 and mask.max() == 1.0
+
+
+def test_a_phone_photo_is_turned_as_its_exif_orientation_says(tmp_path):
+    """Stored 100 wide and 60 high, left half white, with the tag phones write for a portrait
+    (turn 90 degrees clockwise to view): seen 60 wide and 100 high, top half white, as viewers
+    show it; as stored (as Blender shows it) on request. A mask file is turned the same way."""
+    stored = np.zeros((60, 100), np.uint8)
+    stored[:, :50] = 255
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    photo, mask = tmp_path / "phone.jpg", tmp_path / "mask.png"
+    Image.fromarray(stored).convert("RGB").save(photo, exif=exif)
+    Image.fromarray(stored).save(mask, exif=exif)
+    upright = load_image(photo, mask)
+    assert upright.rgb.shape == (100, 60, 3) and upright.mask.shape == (100, 60)
+    assert upright.rgb[:45].min() > 0.9 and upright.rgb[55:].max() < 0.1
+    np.testing.assert_array_equal(upright.mask, np.repeat([[1.0]] * 50 + [[0.0]] * 50, 60, axis=1))
+    as_stored = load_image(photo, mask, exif_orientation=False)
+    assert as_stored.rgb.shape == (60, 100, 3) and as_stored.rgb[:, :45].min() > 0.9
+    np.testing.assert_array_equal(as_stored.mask, stored / 255.0)
 
 
 @pytest.mark.parametrize("kind", ["JPEG", "WEBP", "opaque RGBA"])

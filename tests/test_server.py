@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import ExifTags, Image
 
 from engine.camera import BlenderCamera, look_at
 from engine.io import load_mesh
@@ -270,6 +270,34 @@ def test_bad_requests_get_an_error_and_the_connection_lives_on(engine, small):
             frame = client.receive()
             assert frame.type == "error" and frame.header["code"] == code, header
         assert client.status()["busy"] is False
+
+
+def test_a_phone_photo_is_seen_upright_unless_the_client_says_otherwise(engine, small):
+    """A photo stored sideways with an EXIF tag that turns it (as phones save portraits): turned,
+    it fits the portrait camera; as stored (as Blender shows it: the add-on's choice) it does not,
+    and the error says so. The flag must be a bool."""
+    camera = look_at(np.zeros(3), 30, 20, 5.0, size=(64, 96))
+    upright = silhouette(small["verts"] * [1.25, 1.0, 0.8], small["faces"], camera)  # (96, 64)
+    rgba = np.zeros((*upright.shape, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = 128, upright * 255
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # turn 90 degrees clockwise to view
+    photo = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(rgba))).save(photo, "PNG", exif=exif)  # stored 96 wide, 64 high
+    sideways = {**small, "camera": camera.to_dict(), "mask": None}
+    with engine.client() as client:
+        result = run_job(client, "upright", sideways, image=photo.getvalue())[-1]
+        assert result.type == "result", result.header
+        assert result.header["report"]["silhouette_iou"]["before"] > 0.6
+        client.submit(
+            "stored", small["verts"], small["faces"], sideways["camera"], image=photo.getvalue(), exif_orientation=False
+        )
+        frame = client.receive()
+        assert frame.type == "error" and frame.header["code"] == "invalid_input", frame.header
+        assert "96x64" in frame.header["message"] and "64x96" in frame.header["message"], frame.header
+        client.send({"type": "refine", "job": "b", "camera": sideways["camera"], "exif_orientation": "no"})
+        frame = client.receive()
+        assert frame.header["code"] == "bad_request" and "'exif_orientation' must be true or false" in frame.header["message"]
 
 
 def test_framing_errors_close_only_that_connection(engine):

@@ -2,7 +2,8 @@
 
 Columns / keys: `mesh` and `image` (required), `camera`, `mask`, `occluder` (a mesh of what hides
 the object in the photo), `name` (the row's output folder; default: the mesh file's stem), and
-per-row options `preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`.
+per-row options `preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`,
+`exif_orientation` (default true: photos turned as their EXIF orientation says).
 Relative paths are relative to the manifest's folder. A row that cannot be read (a missing file, a
 bad option) is kept with its problem: it fails alone.
 """
@@ -21,7 +22,10 @@ from ..errors import InputError
 from ..settings import Settings, preset
 
 FILES = ("mesh", "image", "camera", "mask", "occluder")
-OPTIONS = {"preset": str, "symmetry": str, "iterations": int, "seed": int, "fit_camera": str, "find_silhouette": bool}
+OPTIONS = {
+    **{"preset": str, "symmetry": str, "iterations": int, "seed": int, "fit_camera": str},
+    **{"find_silhouette": bool, "exif_orientation": bool},
+}
 COLUMNS = (*FILES, "name", *OPTIONS)
 
 
@@ -36,7 +40,7 @@ class Row:
     def settings(self, defaults: dict[str, Any]) -> Settings:
         """The row's settings: its preset with the batch's then the row's overrides, validated."""
         given = {**defaults, **self.options}
-        overrides = {k: v for k, v in given.items() if k not in ("preset", "find_silhouette")}
+        overrides = {k: v for k, v in given.items() if k not in ("preset", "find_silhouette", "exif_orientation")}
         settings = preset(given.get("preset", PRESET_DEFAULT)).with_overrides(**overrides)
         settings.validate()
         return settings

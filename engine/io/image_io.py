@@ -1,4 +1,9 @@
-"""Reference images: the photo, and the object's silhouette from a separate mask or the alpha (or none)."""
+"""Reference images: the photo, and the object's silhouette from a separate mask or the alpha (or none).
+
+Photos from phones and cameras often store their pixels sideways with an EXIF orientation tag that
+tells viewers how to turn them. By default the engine turns them too (`exif_orientation`), so it
+sees the photo the way its user does; Blender shows images as stored, so the add-on asks for that.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 import refine_protocol.messages as m
 
@@ -25,8 +30,9 @@ class Photo:
     source: str  # refine_protocol.messages.SILHOUETTE_*
 
 
-def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode an image file (a path or its bytes); the pixel count is checked before decoding."""
+def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS, exif_orientation: bool = True) -> Image.Image:
+    """Decode an image file (a path or its bytes), turned as its EXIF orientation says unless
+    `exif_orientation` is False; the pixel count is checked before decoding."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
@@ -41,6 +47,8 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS) -> Image.Imag
             if img.width * img.height > max_pixels:
                 raise LimitError(f"{what}: {img.width}x{img.height} pixels exceeds the limit of {max_pixels}")
             img.load()
+            if exif_orientation:
+                ImageOps.exif_transpose(img, in_place=True)
     except InputError:
         raise
     except Exception as exc:  # Pillow raises many types on corrupt data
@@ -48,12 +56,14 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS) -> Image.Imag
     return img
 
 
-def _silhouette(img: Image.Image, mask: Source | None, max_pixels: int, find: bool) -> tuple[np.ndarray | None, str]:
+def _silhouette(
+    img: Image.Image, mask: Source | None, max_pixels: int, find: bool, exif_orientation: bool
+) -> tuple[np.ndarray | None, str]:
     """(H, W) uint8 silhouette (255 = object) and where it came from: the mask's luminance, else
     the image's alpha; None (SILHOUETTE_AUTO) when the image has no alpha, one that covers it all
     (a JPEG, a photo saved as RGBA) or `find`: the engine then finds the object itself."""
     if mask is not None:
-        return np.asarray(_open(mask, "mask", max_pixels).convert("L")), m.SILHOUETTE_MASK
+        return np.asarray(_open(mask, "mask", max_pixels, exif_orientation).convert("L")), m.SILHOUETTE_MASK
     if not find and ("A" in img.getbands() or "transparency" in img.info):
         alpha = np.asarray(img.convert("RGBA").getchannel("A"))
         if not (alpha > 127).all():
@@ -62,22 +72,26 @@ def _silhouette(img: Image.Image, mask: Source | None, max_pixels: int, find: bo
 
 
 def load_silhouette(
-    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False
+    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False, exif_orientation: bool = True
 ) -> tuple[np.ndarray | None, str, tuple[int, int]]:
     """The silhouette alone, as (H, W) uint8 (255 = object), or None when it must be found in the
     photo; its source (refine_protocol.messages.SILHOUETTE_*); the photo's (W, H). One byte per
     pixel, for inputs that wait in a queue."""
-    img = _open(image, "image", max_pixels)
-    return (*_silhouette(img, mask, max_pixels, find), img.size)
+    img = _open(image, "image", max_pixels, exif_orientation)
+    return (*_silhouette(img, mask, max_pixels, find, exif_orientation), img.size)
 
 
-def load_image(image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False) -> Photo:
+def load_image(
+    image: Source, mask: Source | None = None, max_pixels: int = MAX_PIXELS, find: bool = False, exif_orientation: bool = True
+) -> Photo:
     """The reference photo and its silhouette, from files or encoded bytes (PNG, JPEG, WebP, ...).
     The mask may have another size than the photo (each is resampled to the camera's). `find`:
-    ignore the photo's alpha, the silhouette is to be found in the photo."""
-    img = _open(image, "image", max_pixels)
+    ignore the photo's alpha, the silhouette is to be found in the photo. `exif_orientation`:
+    turn both as their EXIF orientation tags say (as photo viewers do); False: as stored (as
+    Blender shows them)."""
+    img = _open(image, "image", max_pixels, exif_orientation)
     rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    silhouette, source = _silhouette(img, mask, max_pixels, find)
+    silhouette, source = _silhouette(img, mask, max_pixels, find, exif_orientation)
     return Photo(rgb, None if silhouette is None else silhouette.astype(np.float32) / 255.0, source)
 
 

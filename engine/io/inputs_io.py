@@ -22,13 +22,14 @@ def load_inputs(
     settings: Settings,
     find_silhouette: bool = False,
     occluder: Path | None = None,
+    exif_orientation: bool = True,
 ) -> tuple[RefineInputs, Photo]:
     """The checked inputs (raises InputError naming the first problem) and the photo as read (its
     size is the size of a mask written back). Without a camera file, a search starts from
     fit.search_start; the caller makes sure the settings search. `occluder`: a mesh file of what
-    hides the object."""
+    hides the object. `exif_orientation`: image_io.load_image."""
     verts, faces = load_mesh(mesh)
-    photo = load_image(image, mask, find=find_silhouette)
+    photo = load_image(image, mask, find=find_silhouette, exif_orientation=exif_orientation)
     given = load_camera(camera) if camera else None
     if settings.fit_camera == FIT_SEARCH:
         given = search_start(given, verts, (photo.rgb.shape[1], photo.rgb.shape[0]))

@@ -88,12 +88,13 @@ class RefineRequest:
     nbytes: int  # memory held while waiting
     parts: tuple[int, ...] = ()  # vertex counts of the mesh's parts (separate objects refined as one)
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float32, (G, 3) int32 (views of the frame)
+    exif_orientation: bool = True  # the photo turned as its EXIF orientation says (io.image_io)
 
     def inputs(self) -> RefineInputs:
         """The engine's inputs, validated when the job was queued: converted and resampled to the
         camera's size here. The photo is decoded only if its colours are used."""
         needed = self.image is not None and (self.mask is None or self.settings.uses_image)
-        photo = check_photo(load_image(self.image).rgb, self.camera) if needed else None
+        photo = check_photo(load_image(self.image, exif_orientation=self.exif_orientation).rgb, self.camera) if needed else None
         mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
         occluder = None if self.occluder is None else (self.occluder[0].astype(np.float64), self.occluder[1].astype(np.int64))
@@ -118,9 +119,8 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     hz = h.get("progress_hz", 10.0)
     if type(hz) not in (int, float) or not 0 <= hz <= 1000:
         raise RequestError(m.BAD_REQUEST, "'progress_hz' must be a number in 0..1000")
-    pv = h.get("progress_vertices", True)
-    if not isinstance(pv, bool):
-        raise RequestError(m.BAD_REQUEST, "'progress_vertices' must be true or false")
+    pv = _flag(h, "progress_vertices", True)
+    upright = _flag(h, "exif_orientation", True)
     try:
         settings = _settings(h.get("settings", {}), limits)
         verts, faces = _mesh(frame, limits)
@@ -129,7 +129,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         occluder = _mesh(frame, limits, OCCLUDER)
         if occluder is not None:
             check_mesh(*occluder, what="occluder")
-        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame))
+        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame), upright)
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
             check_silhouette(mask, camera)
@@ -140,7 +140,10 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
-    return RefineRequest(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder)
+    return RefineRequest(
+        *(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder),
+        exif_orientation=upright,
+    )
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
@@ -208,18 +211,26 @@ def _camera(raw: Any, settings: Settings, verts: np.ndarray, image_wh: tuple[int
     return camera
 
 
+def _flag(header: dict[str, Any], key: str, default: bool) -> bool:
+    value = header.get(key, default)
+    if not isinstance(value, bool):
+        raise RequestError(m.BAD_REQUEST, f"'{key}' must be true or false")
+    return value
+
+
 def _find_silhouette(header: dict[str, Any], frame: Frame) -> bool:
-    find = header.get("find_silhouette", False)
-    if not isinstance(find, bool):
-        raise RequestError(m.BAD_REQUEST, "'find_silhouette' must be true or false")
+    find = _flag(header, "find_silhouette", False)
     if find and "mask" in frame.blobs:
         raise RequestError(m.BAD_REQUEST, "'find_silhouette' and a 'mask' blob exclude each other")
     return find
 
 
-def _image(frame: Frame, limits: Limits, find: bool) -> tuple[memoryview | None, np.ndarray | None, str, tuple[int, int]]:
+def _image(
+    frame: Frame, limits: Limits, find: bool, exif_orientation: bool
+) -> tuple[memoryview | None, np.ndarray | None, str, tuple[int, int]]:
     """The encoded photo (kept for the job), the silhouette as (H, W) uint8 (None: found in the
-    photo when the job starts), its source, and the photo's (W, H) (the mask's without a photo)."""
+    photo when the job starts), its source, and the photo's (W, H) (the mask's without a photo),
+    turned as its EXIF orientation says if `exif_orientation`."""
     encoded = frame.blobs["image"].data if "image" in frame.blobs else None
     _blob(frame, "image", ("u8",), 1)  # dtype and shape check
     raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
@@ -233,9 +244,11 @@ def _image(frame: Frame, limits: Limits, find: bool) -> tuple[memoryview | None,
         image_wh = raw_mask.shape[::-1]
         if encoded is not None:  # decodable, and no larger than the limit
             with _DECODING:
-                image_wh = load_silhouette(encoded, max_pixels=limits.max_image_pixels)[2]
+                image_wh = load_silhouette(encoded, max_pixels=limits.max_image_pixels, exif_orientation=exif_orientation)[2]
         return encoded, raw_mask, m.SILHOUETTE_MASK, image_wh
     if encoded is None:
         raise RequestError(m.BAD_REQUEST, "a refine request needs blob 'image' (an encoded image file) or 'mask'")
     with _DECODING:
-        return encoded, *load_silhouette(encoded, max_pixels=limits.max_image_pixels, find=find)
+        return encoded, *load_silhouette(
+            encoded, max_pixels=limits.max_image_pixels, find=find, exif_orientation=exif_orientation
+        )

@@ -7,9 +7,11 @@ user does and exercises it against a real engine process. Prints one JSON object
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import bpy
@@ -23,6 +25,22 @@ from checks import PKG, addon, base_coords, iou, load_alpha, look_at_origin, ref
 
 ZIP, ENGINE_PYTHON, ENGINE_ROOT, WORK = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 found: dict = {}
+
+
+def tag_sideways(png: Path) -> None:
+    """Give a PNG the EXIF orientation tag phones write for a portrait (turn 90 degrees clockwise to
+    view): photo viewers turn it, Blender does not. Its eXIf chunk (Blender writes one, with the
+    resolution) is replaced by one with only that tag; the pixels stay as they are."""
+    data = png.read_bytes()
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        if data[at + 4 : at + 8] != b"eXIf":
+            chunks.append(data[at : at + 12 + length])
+        at += 12 + length
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + b"\x00" * 4
+    exif = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+    png.write_bytes(data[:8] + chunks[0] + exif + b"".join(chunks[1:]))  # after IHDR, before the pixels
 
 
 def make_scene() -> tuple:
@@ -142,7 +160,9 @@ def camera_scenarios() -> dict:
     out["live_cancel_clean"] = (set(bpy.data.objects.keys()), len(bpy.data.cameras)) == before
     scene.refine.camera = None
 
-    # Find with no camera in the scene, and a render size that is not the photo's.
+    # Find with no camera in the scene, and a render size that is not the photo's; the photo now
+    # carries an EXIF tag to turn it, which Blender ignores: the engine must see it as Blender does.
+    tag_sideways(photo)
     for o in [o for o in bpy.data.objects if o.type == "CAMERA"]:
         bpy.data.objects.remove(o)
     head.shape_key_clear()
