@@ -50,6 +50,11 @@ CASES = {
     "degenerate mesh": (lambda f: _write_obj(f["mesh"], [(2, -1, 0.5), (2, -1, 0.5), (2, -1, 0.5)], [(1, 2, 3)]), "degenerate"),
     "missing image": (lambda f: f["image"].unlink(), "image: file not found"),
     "corrupt image": (lambda f: f["image"].write_bytes(b"\x89PNG\r\n\x1a\nbroken"), "image: cannot decode"),
+    "not an image": (lambda f: f["image"].write_bytes(b"hello"), "not a PNG, JPEG, WebP, AVIF or other image file"),
+    "heic photo": (
+        lambda f: f["image"].write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)),
+        "HEIC/HEIF photo, which the engine cannot read: export it as JPEG or PNG",
+    ),
     "photo of nothing": (lambda f: Image.new("RGB", (640, 480), (120, 130, 140)).save(f["image"]), "give a mask of the object"),
     "empty silhouette": (lambda f: Image.new("RGBA", (320, 240), (0, 0, 0, 0)).save(f["image"]), "silhouette is empty"),
     "wrong aspect": (

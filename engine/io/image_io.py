@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 import refine_protocol.messages as m
 
 from ..errors import InputError, LimitError
 
 MAX_PIXELS = 64 * 1024 * 1024
+# ISO base media brands of HEIF photos (an iPhone's default format), which Pillow cannot decode.
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 Source = str | Path | bytes | memoryview  # a file, or an encoded image's bytes
 
 
@@ -51,9 +53,18 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS, exif_orientat
                 ImageOps.exif_transpose(img, in_place=True)
     except InputError:
         raise
+    except UnidentifiedImageError:
+        raise InputError(f"{what}: cannot decode {name}: {_unreadable(data)}") from None
     except Exception as exc:  # Pillow raises many types on corrupt data
         raise InputError(f"{what}: cannot decode {name}: {exc}") from None
     return img
+
+
+def _unreadable(data: bytes) -> str:
+    """Why Pillow recognised no image format in `data`, for the user."""
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        return "it is a HEIC/HEIF photo, which the engine cannot read: export it as JPEG or PNG"
+    return "not a PNG, JPEG, WebP, AVIF or other image file the engine reads (or a damaged one)"
 
 
 def _silhouette(
