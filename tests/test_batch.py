@@ -54,6 +54,7 @@ def test_a_json_lines_manifest_reads_like_a_csv(manifest):
     lines = [
         json.dumps(
             {"name": "a", "mesh": "data/coarse.obj", "image": "data/photo.png", "fit_camera": "search", "find_silhouette": True}
+            | {"exif_orientation": False}
         ),
         "not json",
         json.dumps({"mesh": "data/coarse.obj", "image": "data/photo.png", "camera": "data/camera.json", "seed": 1.5}),
@@ -63,7 +64,7 @@ def test_a_json_lines_manifest_reads_like_a_csv(manifest):
     path.write_text("\n".join(lines) + "\n")
     rows = read_manifest(path)
     assert [r.name for r in rows] == ["a", "row-2", "coarse", "coarse-4"]
-    assert rows[0].options == {"fit_camera": "search", "find_silhouette": True} and not rows[0].problem
+    assert rows[0].options == {"fit_camera": "search", "find_silhouette": True, "exif_orientation": False} and not rows[0].problem
     assert "line 2 is not JSON" in rows[1].problem
     assert "seed: 1.5 is not a valid int" in rows[2].problem
     assert "unknown column(s) lens" in rows[3].problem
