@@ -65,6 +65,18 @@ def test_a_phone_photo_is_turned_as_its_exif_orientation_says(tmp_path):
     np.testing.assert_array_equal(as_stored.mask, stored / 255.0)
 
 
+def test_a_16_bit_mask_keeps_its_grey_levels(tmp_path):
+    """Pillow converts 16-bit grey to 8 bits by clipping; the mask's anti-aliased edge must stay."""
+    levels = np.array([[0, 128, 32768, 65535]], np.uint16).repeat(3, axis=0)
+    mask = tmp_path / "mask16.png"
+    Image.fromarray(levels).save(mask)
+    assert Image.open(mask).mode.startswith("I")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (4, 3)).save(photo)
+    loaded = load_image(photo, mask).mask
+    np.testing.assert_allclose(loaded[0], [0.0, 0.0, 128 / 255, 1.0], atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["JPEG", "WEBP", "opaque RGBA"])
 def test_a_photo_without_a_silhouette_asks_for_one_to_be_found(tmp_path, kind):
     """No alpha, or an alpha that covers everything (a photo saved as RGBA): mask None."""

@@ -51,6 +51,7 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS, exif_orientat
             img.load()
             if exif_orientation:
                 ImageOps.exif_transpose(img, in_place=True)
+            img = _eight_bit(img)
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -58,6 +59,17 @@ def _open(source: Source, what: str, max_pixels: int = MAX_PIXELS, exif_orientat
     except Exception as exc:  # Pillow raises many types on corrupt data
         raise InputError(f"{what}: cannot decode {name}: {exc}") from None
     return img
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit grey (a mask from an image editor) as 8-bit grey: Pillow's own conversion clips it
+    to 0..255 instead of scaling, which would turn every pixel above 0.4 % white."""
+    if not img.mode.startswith("I"):
+        return img
+    grey = np.asarray(img, dtype=np.float64)
+    if img.mode.startswith("I;16") or grey.max(initial=0) > 255:
+        grey = grey / 257.0
+    return Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8))
 
 
 def _unreadable(data: bytes) -> str:
