@@ -120,7 +120,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     if type(hz) not in (int, float) or not 0 <= hz <= 1000:
         raise RequestError(m.BAD_REQUEST, "'progress_hz' must be a number in 0..1000")
     pv = _flag(h, "progress_vertices", True)
-    upright = _flag(h, "exif_orientation", True)
+    exif_orientation = _flag(h, "exif_orientation", True)
     try:
         settings = _settings(h.get("settings", {}), limits)
         verts, faces = _mesh(frame, limits)
@@ -129,7 +129,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         occluder = _mesh(frame, limits, OCCLUDER)
         if occluder is not None:
             check_mesh(*occluder, what="occluder")
-        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame), upright)
+        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame), exif_orientation)
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
             check_silhouette(mask, camera)
@@ -142,7 +142,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
     return RefineRequest(
         *(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder),
-        exif_orientation=upright,
+        exif_orientation=exif_orientation,
     )
 
 
