@@ -6,9 +6,11 @@ sure of becomes a hard label: what lies deep inside the projection (by half the 
 thin parts have no such core) is object, what lies far outside it and the picture's border are
 background; on a plain backdrop only where the photo agrees (the backdrop's colours are no hard
 object, other colours no hard background). Everything else is only "probably" object (inside the
-projection) or background (near it), and GrabCut's colour models decide. Without a usable
-projection (a camera still unknown) the seeds are the picture's border alone, as for a centred
-product shot.
+projection) or background (near it), and GrabCut's colour models decide. A cast shadow on a
+plain backdrop (a darker copy of its colour) is offered to GrabCut as background in extra starts,
+and the outline on the strongest edges wins: an object's edge is sharp, a soft shadow's is not.
+Without a usable projection (a camera still unknown) the seeds are the picture's border alone, as
+for a centred product shot.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ SHADING = 0.02  # colour variation (0..1) of a lit backdrop that its linear fit 
 BACKDROP_D2 = 16.3  # squared Mahalanobis distance from the band's colours: chi-square, 3 dof, p = 0.001
 ITERATIONS = 5
 RESTARTS = 3  # GrabCut runs from differently started colour models; the outline on the strongest edges wins
+# Cast shadows: a pixel is a darker copy of the backdrop when, brightened back to the backdrop's
+# level, its colour is within this of the backdrop's. One extra start per tolerance, from the
+# backdrop's own shading up: a pale object's colour may pass the larger ones, and then loses on
+# its edges (_drops_soft_edges). Only on a backdrop whose colours spread less than the first
+# tolerance: on a patterned one a darker patch is as likely its pattern as a shadow.
+SHADOW_TOLERANCES = (SHADING, 2 * SHADING, 4 * SHADING)
+SHADOW_KEEPS = 0.5  # IoU a start without shadows keeps with the plain start: a shadow no larger than the object
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
 # Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
 # mesh's disagree more than a coarse mesh does (seed IoU), the outline does not follow the photo's
@@ -74,14 +83,17 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
     agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
+    backdrop = _Backdrop.fit(small)
     if seed is not None and seed.any():
-        labels = _seed_labels(seed, agree, _backdrop(small))
+        labels = _seed_labels(seed, agree, None if backdrop is None else backdrop.explained)
     else:
-        labels = _border_labels(small)
+        labels = _border_labels(small, backdrop)
     # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
     runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
+    if seed is not None and seed.any() and backdrop is not None:
+        runs += _without_shadows(small, bgr, labels, seed, backdrop, runs[0])
     contrasts = [_edge_contrast(small, run) if run.any() else 0.0 for run in runs]
     found = runs[int(np.argmax(contrasts))]
     _check_area(found)
@@ -103,6 +115,38 @@ def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, resta
     except cv2.error as exc:  # e.g. one of the colour models got no pixels
         raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
     return _keep_object(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), seed)
+
+
+def _without_shadows(
+    rgb: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray, backdrop: _Backdrop, plain: np.ndarray
+) -> list[np.ndarray]:
+    """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows in
+    `rgb` (the same picture as `bgr`), at each tolerance, made probable background (not hard: a
+    pale or grey object's colour may look the same); kept where what they leave out of the
+    `plain` start is smaller than what they keep and had a soft edge, as a shadow has."""
+    found = []
+    if backdrop.spread >= SHADOW_TOLERANCES[0]:  # a patterned backdrop: its darker patches are no shadows
+        return found
+    for tolerance in SHADOW_TOLERANCES:
+        shadowed = backdrop.shadowed(rgb, tolerance) & (labels != cv2.GC_BGD)
+        if not shadowed.any():
+            continue
+        try:
+            run = _grabcut(bgr, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), seed, 0)
+        except InputError:  # nothing left to model the object with: the plain starts stand
+            continue
+        if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(rgb, plain, run):
+            found.append(run)
+    return found
+
+
+def _drops_soft_edges(rgb: np.ndarray, plain: np.ndarray, found: np.ndarray) -> bool:
+    """Whether the part of the `plain` outline that `found` ((H, W) bool each) no longer follows
+    is softer (lower mean gradient of `rgb`) than the outline `found` keeps: a cast shadow's edge
+    on the backdrop is a penumbra; an object's own edge, or a grey object's shaded side, is not."""
+    grad, kept = _gradient(rgb), _outline(found)
+    dropped = _outline(plain) & ~cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return not dropped.any() or grad[dropped].mean() < grad[kept].mean()
 
 
 def _check_confidence(found: Extraction) -> None:
@@ -132,7 +176,7 @@ def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndar
     border background, the rest probable. With `trusted` (a silhouette found earlier without
     this projection's help) that silhouette is what is probable, and a hard label needs both to
     agree: a mesh seen through a camera that is still a little off must not force its errors
-    into the mask. With `backdrop` (the pixels a plain backdrop explains, _backdrop) the photo
+    into the mask. With `backdrop` (the pixels a plain backdrop explains, _Backdrop) the photo
     must agree as well: no hard object on the backdrop's colours, no hard background off them
     (a thin leg the coarse mesh missed stays GrabCut's to find)."""
     inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
@@ -152,18 +196,17 @@ def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndar
     return labels
 
 
-def _border_labels(rgb: np.ndarray) -> np.ndarray:
+def _border_labels(rgb: np.ndarray, backdrop: _Backdrop | None) -> np.ndarray:
     """No projection: the outer band is background; inside it, what the band's colours explain
-    (a plain backdrop, see _backdrop) is probably background, the rest probably object. GrabCut's
+    (a plain `backdrop`) is probably background, the rest probably object. GrabCut's
     object model then starts from the object's colours, not the backdrop's. A busy band explains
     nothing: everything inside is then probably object, as with a plain rectangle."""
     h, w = rgb.shape[:2]
     inner = ~_band(h, w)
     labels = np.full((h, w), cv2.GC_BGD, np.uint8)
     labels[inner] = cv2.GC_PR_FGD
-    backdrop = _backdrop(rgb)
-    if backdrop is not None and (inner & ~backdrop).mean() >= MIN_AREA:
-        labels[inner & backdrop] = cv2.GC_PR_BGD
+    if backdrop is not None and (inner & ~backdrop.explained).mean() >= MIN_AREA:
+        labels[inner & backdrop.explained] = cv2.GC_PR_BGD
     return labels
 
 
@@ -175,25 +218,43 @@ def _band(h: int, w: int) -> np.ndarray:
     return band
 
 
-def _backdrop(rgb: np.ndarray) -> np.ndarray | None:
-    """(H, W) bool: the pixels a plain backdrop explains (colour linear in x, y, plus the band's
-    own spread and some shading), from the picture's outer band; None when the band is busy."""
-    h, w = rgb.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-    basis = np.stack([np.ones_like(xx), xx, yy], -1).reshape(-1, 3)
-    colours = rgb.reshape(-1, 3).astype(np.float64)
-    band = _band(h, w).ravel()
-    for _ in range(2):  # robust: refit without the band's worst fifth (the object or its shadow may touch it)
-        coef = np.linalg.lstsq(basis[band], colours[band], rcond=None)[0]
-        residual = colours - basis @ coef
-        size = np.linalg.norm(residual, axis=1)
-        band &= size <= np.quantile(size[band], 0.8)
-    spread = np.cov(residual[band].T)
-    if np.sqrt(np.trace(spread)) >= PLAIN_BACKDROP:
-        return None
-    cov = spread + SHADING**2 * np.eye(3)  # the backdrop's own shading, beyond its noise
-    d2 = np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual).reshape(h, w)
-    return d2 <= BACKDROP_D2
+@dataclass
+class _Backdrop:
+    """A plain backdrop modelled from the picture's outer band: each colour channel linear in x
+    and y, with the band's own spread and some shading around it."""
+
+    colour: np.ndarray  # (H, W, 3) float64: the backdrop's colour at each pixel
+    explained: np.ndarray  # (H, W) bool: pixels whose colour the backdrop explains
+    spread: float  # RMS colour distance (0..1) of the band's pixels from the fit
+
+    @classmethod
+    def fit(cls, rgb: np.ndarray) -> _Backdrop | None:
+        """The backdrop behind `rgb` ((H, W, 3) in [0, 1]); None when the band is busy."""
+        h, w = rgb.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        basis = np.stack([np.ones_like(xx), xx, yy], -1).reshape(-1, 3)
+        colours = rgb.reshape(-1, 3).astype(np.float64)
+        band = _band(h, w).ravel()
+        for _ in range(2):  # robust: refit without the band's worst fifth (the object or its shadow may touch it)
+            coef = np.linalg.lstsq(basis[band], colours[band], rcond=None)[0]
+            residual = colours - basis @ coef
+            size = np.linalg.norm(residual, axis=1)
+            band &= size <= np.quantile(size[band], 0.8)
+        spread = np.cov(residual[band].T)
+        rms = float(np.sqrt(np.trace(spread)))
+        if rms >= PLAIN_BACKDROP:
+            return None
+        cov = spread + SHADING**2 * np.eye(3)  # the backdrop's own shading, beyond its noise
+        d2 = np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual).reshape(h, w)
+        return cls((basis @ coef).reshape(h, w, 3), d2 <= BACKDROP_D2, rms)
+
+    def shadowed(self, rgb: np.ndarray, tolerance: float) -> np.ndarray:
+        """(H, W) bool: pixels of `rgb` ((H, W, 3) in [0, 1]) darker than the backdrop explains
+        whose colour, brightened back by the ratio that fits it best, is within `tolerance` of
+        the backdrop's: the backdrop in a shadow (less light, the same surface)."""
+        ratio = (rgb * self.colour).sum(-1) / np.maximum((self.colour**2).sum(-1), 1e-9)
+        brightened = rgb / np.maximum(ratio, 1e-3)[..., None]
+        return (ratio < 1) & ~self.explained & (np.linalg.norm(brightened - self.colour, axis=-1) < tolerance)
 
 
 def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
@@ -223,8 +284,17 @@ def _check_area(found: np.ndarray) -> None:
 def _edge_contrast(rgb: np.ndarray, found: np.ndarray) -> float:
     """Mean colour gradient on the outline over the picture's mean gradient (1: no better than
     anywhere; a clean cut-out on a backdrop scores well above 2)."""
+    grad = _gradient(rgb)
+    return float(grad[_outline(found)].mean() / max(grad.mean(), 1e-6))
+
+
+def _gradient(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) float32: the grey level's gradient magnitude (Sobel) of `rgb` ((H, W, 3) in [0, 1])."""
     gray = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2GRAY)
-    grad = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+
+
+def _outline(found: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels on either side of the (H, W) bool mask's edge."""
     f = found.astype(np.uint8)
-    outline = (cv2.dilate(f, np.ones((3, 3), np.uint8)) - cv2.erode(f, np.ones((3, 3), np.uint8))) > 0
-    return float(grad[outline].mean() / max(grad.mean(), 1e-6))
+    return (cv2.dilate(f, np.ones((3, 3), np.uint8)) - cv2.erode(f, np.ones((3, 3), np.uint8))) > 0
