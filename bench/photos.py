@@ -8,6 +8,8 @@ a soft sun, the shadow on the backdrop) and "cluttered" (a textured, coloured ba
 other case in colours close to the object's). Runs (default preset):
 - product, cluttered: the exact camera; the silhouette found in the photo;
 - product-near: a hand-placed camera (bench.cases "near") corrected with fit_camera "refine";
+- product-unknown: no camera (a front view at Blender's default lens, engine.camera.fit.search_start)
+  found with fit_camera "search", as a user with a generator's mesh and its input photo has;
 - alpha: the same refinement from the true silhouette (bench.quality's "default" row, shared cache).
 Columns: mask IoU (the silhouette used vs the true one, at the camera's size), its seed IoU and
 edge contrast, the 3D metrics of bench.quality, and the share of the alpha run's Chamfer
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.camera.fit import search_start
 from engine.io import load_image
 from engine.metrics import iou
 from engine.refine import refine
@@ -36,7 +39,12 @@ from .report import write_split_section
 PHOTOS = ROOT / ".cache" / "photos"
 BLENDER_PYTHON = ROOT / ".venv-blender" / "bin" / "python"
 STYLES = ("product", "cluttered")
-RUNS = {"product": ("product", None), "cluttered": ("cluttered", None), "product-near": ("product", "near")}
+RUNS = {  # name -> (photo style, camera error or None for the true camera, fit mode)
+    "product": ("product", None, "off"),
+    "cluttered": ("cluttered", None, "off"),
+    "product-near": ("product", "near", "refine"),
+    "product-unknown": ("product", "unknown", "search"),
+}
 MEGAPIXELS = 12.0
 
 
@@ -83,10 +91,13 @@ def render_photos(cases: list[str]) -> None:
 def run_photo(case_name: str, run: str, seed: int) -> dict:
     """One refinement from a photo (in a child process)."""
     case = make_case(case_name, seed)
-    style, error = RUNS[run]
+    style, error, mode = RUNS[run]
     photo = load_image(photo_path(case_name, style))
-    camera = case.camera if error is None else perturb_camera(case, error, seed)
-    settings = preset("default").with_overrides(seed=seed, fit_camera="off" if error is None else "refine")
+    if error == "unknown":
+        camera = search_start(None, case.coarse_verts, case.camera.image_size_wh)
+    else:
+        camera = case.camera if error is None else perturb_camera(case, error, seed)
+    settings = preset("default").with_overrides(seed=seed, fit_camera=mode)
     t = time.perf_counter()
     result = refine(case.coarse_verts, case.coarse_faces, None, camera, settings, image=photo.rgb)
     out: dict = {"seconds": time.perf_counter() - t}
