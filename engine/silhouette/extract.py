@@ -92,7 +92,7 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
     runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
-    if seed is not None and seed.any() and backdrop is not None:
+    if backdrop is not None:
         runs += _without_shadows(small, bgr, labels, seed, backdrop, runs[0])
     contrasts = [_edge_contrast(small, run) if run.any() else 0.0 for run in runs]
     found = runs[int(np.argmax(contrasts))]
@@ -118,7 +118,7 @@ def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, resta
 
 
 def _without_shadows(
-    rgb: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray, backdrop: _Backdrop, plain: np.ndarray
+    rgb: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, backdrop: _Backdrop, plain: np.ndarray
 ) -> list[np.ndarray]:
     """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows in
     `rgb` (the same picture as `bgr`), at each tolerance, made probable background (not hard: a
