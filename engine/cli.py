@@ -153,7 +153,8 @@ def _print_summary(out: Path, r: Report) -> None:
     if r.silhouette and r.silhouette["source"] == SILHOUETTE_AUTO:
         sil = r.silhouette
         seed = "" if sil["seed_iou"] is None else f", overlap with the mesh {sil['seed_iou']:.2f}"
-        print(f"silhouette found in the photo (edge contrast {sil['edge_contrast']:.1f}{seed}, {sil['seconds']:.1f} s)")
+        shadow = f", {sil['shadow_left_out']:.0%} left out as shadow on the backdrop" if sil["shadow_left_out"] >= 0.005 else ""
+        print(f"silhouette found in the photo (edge contrast {sil['edge_contrast']:.1f}{seed}{shadow}, {sil['seconds']:.1f} s)")
     for warning in [*(r.silhouette or {}).get("warnings", []), *r.self_check["warnings"]]:
         print(f"warning: {warning}", file=sys.stderr)
     print(

@@ -28,7 +28,7 @@ class Report:
     self_check: dict[str, Any]  # what the photo cannot confirm (selfcheck.self_check), with warnings
     camera: dict[str, Any] | None = None  # the camera fit (camera.fit.CameraFit.to_dict), if one ran
     # How the silhouette was obtained: {"source": mask|alpha|automatic}; a found one adds its checks
-    # (seed_iou, edge_contrast, warnings), seconds, rounds (how often it was found) and camera_refits.
+    # (seed_iou, edge_contrast, shadow_left_out, warnings), seconds, rounds (how often it was found) and camera_refits.
     silhouette: dict[str, Any] | None = None
     # {"before", "after"}: the input mesh's and the result's silhouette IoU with the photo's, through
     # the camera used (hard silhouettes at 256 px on the longest side).

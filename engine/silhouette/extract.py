@@ -59,12 +59,14 @@ class Extraction:
     seed_iou: float | None  # IoU of the result with the projected mesh (None: no projection)
     edge_contrast: float  # mean gradient along the outline / mean gradient of the picture
     seconds: float
+    shadow_left_out: float = 0.0  # share of the plain start's area a start without shadows left out
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "seed_iou": self.seed_iou,
             "edge_contrast": self.edge_contrast,
+            "shadow_left_out": self.shadow_left_out,
             "seconds": self.seconds,
             "warnings": self.warnings,
         }
@@ -99,7 +101,8 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     _check_area(found)
     mask = resize(found.astype(np.float32), (w, h))
     seed_iou = None if seed is None else iou(found, seed)
-    out = Extraction(mask, seed_iou, max(contrasts), time.perf_counter() - t0)
+    shadow = float((runs[0] & ~found).sum() / max(runs[0].sum(), 1)) if np.argmax(contrasts) >= RESTARTS else 0.0
+    out = Extraction(mask, seed_iou, max(contrasts), time.perf_counter() - t0, shadow)
     _check_confidence(out)
     return out
 
