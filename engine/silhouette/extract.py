@@ -97,12 +97,13 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     if backdrop is not None:
         runs += _without_shadows(small, bgr, labels, seed, backdrop, runs[0])
     contrasts = [_edge_contrast(small, run) if run.any() else 0.0 for run in runs]
-    found = runs[int(np.argmax(contrasts))]
+    best = int(np.argmax(contrasts))
+    found = runs[best]
     _check_area(found)
     mask = resize(found.astype(np.float32), (w, h))
     seed_iou = None if seed is None else iou(found, seed)
-    shadow = float((runs[0] & ~found).sum() / max(runs[0].sum(), 1)) if np.argmax(contrasts) >= RESTARTS else 0.0
-    out = Extraction(mask, seed_iou, max(contrasts), time.perf_counter() - t0, shadow)
+    shadow = float((runs[0] & ~found).sum() / max(runs[0].sum(), 1)) if best >= RESTARTS else 0.0  # a shadow start won
+    out = Extraction(mask, seed_iou, contrasts[best], time.perf_counter() - t0, shadow)
     _check_confidence(out)
     return out
 
