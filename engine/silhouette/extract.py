@@ -94,9 +94,10 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
     runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
+    grad = _gradient(small)
     if backdrop is not None:
-        runs += _without_shadows(small, bgr, labels, seed, backdrop, runs[0])
-    contrasts = [_edge_contrast(small, run) if run.any() else 0.0 for run in runs]
+        runs += _without_shadows(backdrop.shadow_distance(small), grad, bgr, labels, seed, runs[0])
+    contrasts = [_edge_contrast(grad, run) if run.any() else 0.0 for run in runs]
     best = int(np.argmax(contrasts))
     found = runs[best]
     _check_area(found)
@@ -122,33 +123,33 @@ def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, resta
 
 
 def _without_shadows(
-    rgb: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, backdrop: _Backdrop, plain: np.ndarray
+    distance: np.ndarray, grad: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, plain: np.ndarray
 ) -> list[np.ndarray]:
-    """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows in
-    `rgb` (the same picture as `bgr`), at each tolerance, made probable background (not hard: a
-    pale or grey object's colour may look the same); kept where what they leave out of the
-    `plain` start is smaller than what they keep and had a soft edge, as a shadow has."""
+    """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows
+    (pixels whose `distance`, _Backdrop.shadow_distance, is within each tolerance) made probable
+    background (not hard: a pale or grey object's colour may look the same); kept where what they
+    leave out of the `plain` start is smaller than what they keep and had a soft edge (`grad`:
+    _gradient of the picture), as a shadow has."""
     found = []
-    if backdrop.spread >= SHADOW_TOLERANCES[0]:  # a patterned backdrop: its darker patches are no shadows
-        return found
     for tolerance in SHADOW_TOLERANCES:
-        shadowed = backdrop.shadowed(rgb, tolerance) & (labels != cv2.GC_BGD)
+        shadowed = (distance < tolerance) & (labels != cv2.GC_BGD)
         if not shadowed.any():
             continue
         try:
             run = _grabcut(bgr, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), seed, 0)
         except InputError:  # nothing left to model the object with: the plain starts stand
             continue
-        if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(rgb, plain, run):
+        if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(grad, plain, run):
             found.append(run)
     return found
 
 
-def _drops_soft_edges(rgb: np.ndarray, plain: np.ndarray, found: np.ndarray) -> bool:
+def _drops_soft_edges(grad: np.ndarray, plain: np.ndarray, found: np.ndarray) -> bool:
     """Whether the part of the `plain` outline that `found` ((H, W) bool each) no longer follows
-    is softer (lower mean gradient of `rgb`) than the outline `found` keeps: a cast shadow's edge
-    on the backdrop is a penumbra; an object's own edge, or a grey object's shaded side, is not."""
-    grad, kept = _gradient(rgb), _outline(found)
+    is softer (lower mean of `grad`, the picture's gradient) than the outline `found` keeps: a
+    cast shadow's edge on the backdrop is a penumbra; an object's own edge, or a grey object's
+    shaded side, is not."""
+    kept = _outline(found)
     dropped = _outline(plain) & ~cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     return not dropped.any() or grad[dropped].mean() < grad[kept].mean()
 
@@ -252,13 +253,16 @@ class _Backdrop:
         d2 = np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual).reshape(h, w)
         return cls((basis @ coef).reshape(h, w, 3), d2 <= BACKDROP_D2, rms)
 
-    def shadowed(self, rgb: np.ndarray, tolerance: float) -> np.ndarray:
-        """(H, W) bool: pixels of `rgb` ((H, W, 3) in [0, 1]) darker than the backdrop explains
-        whose colour, brightened back by the ratio that fits it best, is within `tolerance` of
-        the backdrop's: the backdrop in a shadow (less light, the same surface)."""
+    def shadow_distance(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W) float64: for pixels of `rgb` ((H, W, 3) in [0, 1]) darker than the backdrop
+        explains, how far their colour, brightened back by the ratio that fits it best, lies
+        from the backdrop's (small: the backdrop in a shadow, less light on the same surface);
+        infinite elsewhere, and everywhere on a patterned backdrop (spread above the first
+        tolerance), whose darker patches are as likely its pattern as a shadow."""
         ratio = (rgb * self.colour).sum(-1) / np.maximum((self.colour**2).sum(-1), 1e-9)
-        brightened = rgb / np.maximum(ratio, 1e-3)[..., None]
-        return (ratio < 1) & ~self.explained & (np.linalg.norm(brightened - self.colour, axis=-1) < tolerance)
+        distance = np.linalg.norm(rgb / np.maximum(ratio, 1e-3)[..., None] - self.colour, axis=-1)
+        darker = (ratio < 1) & ~self.explained & (self.spread < SHADOW_TOLERANCES[0])
+        return np.where(darker, distance, np.inf)
 
 
 def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
@@ -285,10 +289,9 @@ def _check_area(found: np.ndarray) -> None:
         raise InputError(f"image: the silhouette found covers {share:.0%} of the photo; {ASK_FOR_MASK}")
 
 
-def _edge_contrast(rgb: np.ndarray, found: np.ndarray) -> float:
-    """Mean colour gradient on the outline over the picture's mean gradient (1: no better than
-    anywhere; a clean cut-out on a backdrop scores well above 2)."""
-    grad = _gradient(rgb)
+def _edge_contrast(grad: np.ndarray, found: np.ndarray) -> float:
+    """Mean of the picture's gradient `grad` (_gradient) on the outline of `found` over its mean
+    everywhere (1: no better than anywhere; a clean cut-out on a backdrop scores well above 2)."""
     return float(grad[_outline(found)].mean() / max(grad.mean(), 1e-6))
 
 
