@@ -93,10 +93,12 @@ def run_photo(case_name: str, run: str, seed: int) -> dict:
     case = make_case(case_name, seed)
     style, error, mode = RUNS[run]
     photo = load_image(photo_path(case_name, style))
-    if error == "unknown":
+    if error is None:
+        camera = case.camera
+    elif error == "unknown":
         camera = search_start(None, case.coarse_verts, case.camera.image_size_wh)
     else:
-        camera = case.camera if error is None else perturb_camera(case, error, seed)
+        camera = perturb_camera(case, error, seed)
     settings = preset("default").with_overrides(seed=seed, fit_camera=mode)
     t = time.perf_counter()
     result = refine(case.coarse_verts, case.coarse_faces, None, camera, settings, image=photo.rgb)

@@ -74,7 +74,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if args.find_silhouette and args.mask:
         raise InputError("--find-silhouette and --mask exclude each other")
     inputs, photo = load_inputs(
-        *(args.mesh, args.image, args.camera, args.mask, settings, args.find_silhouette, args.occluder),
+        args.mesh,
+        args.image,
+        args.camera,
+        args.mask,
+        settings,
+        args.find_silhouette,
+        args.occluder,
         exif_orientation=not args.ignore_exif_orientation,
     )
     verts, faces = inputs.verts, inputs.faces

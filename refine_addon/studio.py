@@ -22,8 +22,17 @@ from .session import Inputs
 
 MANIFEST = "manifest.csv"
 COLUMNS = (
-    *("name", "mesh", "image", "camera", "occluder", "preset", "symmetry", "iterations", "fit_camera"),
-    *("find_silhouette", "exif_orientation"),
+    "name",
+    "mesh",
+    "image",
+    "camera",
+    "occluder",
+    "preset",
+    "symmetry",
+    "iterations",
+    "fit_camera",
+    "find_silhouette",
+    "exif_orientation",
 )
 
 

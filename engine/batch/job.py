@@ -81,7 +81,13 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
     settings = Row(0, job.name, options=job.options).settings({})
     find = bool(job.options.get("find_silhouette", False))
     inputs, _ = load_inputs(
-        *(paths["mesh"], paths["image"], paths.get("camera"), paths.get("mask"), settings, find, paths.get("occluder")),
+        paths["mesh"],
+        paths["image"],
+        paths.get("camera"),
+        paths.get("mask"),
+        settings,
+        find,
+        paths.get("occluder"),
         exif_orientation=bool(job.options.get("exif_orientation", True)),
     )
     deadline = t0 + job.timeout_s if job.timeout_s > 0 else float("inf")

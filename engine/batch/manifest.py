@@ -23,8 +23,13 @@ from ..settings import Settings, preset
 
 FILES = ("mesh", "image", "camera", "mask", "occluder")
 OPTIONS = {
-    **{"preset": str, "symmetry": str, "iterations": int, "seed": int, "fit_camera": str},
-    **{"find_silhouette": bool, "exif_orientation": bool},
+    "preset": str,
+    "symmetry": str,
+    "iterations": int,
+    "seed": int,
+    "fit_camera": str,
+    "find_silhouette": bool,
+    "exif_orientation": bool,
 }
 COLUMNS = (*FILES, "name", *OPTIONS)
 

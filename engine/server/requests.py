@@ -141,8 +141,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
     return RefineRequest(
-        *(job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder),
-        exif_orientation=exif_orientation,
+        job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation
     )
 
 
