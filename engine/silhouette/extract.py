@@ -37,8 +37,10 @@ SHADING = 0.02  # colour variation (0..1) of a lit backdrop that its linear fit 
 BACKDROP_D2 = 16.3  # squared Mahalanobis distance from the band's colours: chi-square, 3 dof, p = 0.001
 ITERATIONS = 5
 RESTARTS = 3  # GrabCut runs from differently started colour models; the outline on the strongest edges wins
-# Cast shadows: a pixel is a darker copy of the backdrop when, brightened back to the backdrop's
-# level, its colour is within this of the backdrop's. One extra start per tolerance, from the
+# Cast shadows: a pixel is a darker copy of the backdrop when its colour lies within this of the
+# backdrop's colour scaled to the pixel's level. An absolute distance, because what tints a shadow
+# adds to it (light bounced off the object, the JPEG's noise) whatever its depth: scaled back to the
+# backdrop's brightness, the tint of a deep shadow would grow with its depth. One extra start per tolerance, from the
 # backdrop's own shading up: a pale object's colour may pass the larger ones, and then loses on
 # its edges (_drops_soft_edges). Only on a backdrop whose colours spread less than the first
 # tolerance: on a patterned one a darker patch is as likely its pattern as a shadow.
@@ -255,12 +257,12 @@ class _Backdrop:
 
     def shadow_distance(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W) float64: for pixels of `rgb` ((H, W, 3) in [0, 1]) darker than the backdrop
-        explains, how far their colour, brightened back by the ratio that fits it best, lies
-        from the backdrop's (small: the backdrop in a shadow, less light on the same surface);
-        infinite elsewhere, and everywhere on a patterned backdrop (spread above the first
-        tolerance), whose darker patches are as likely its pattern as a shadow."""
+        explains, how far their colour lies from the backdrop's scaled by the ratio that fits it
+        best (small: the backdrop in a shadow, less light on the same surface); infinite
+        elsewhere, and everywhere on a patterned backdrop (spread above the first tolerance),
+        whose darker patches are as likely its pattern as a shadow."""
         ratio = (rgb * self.colour).sum(-1) / np.maximum((self.colour**2).sum(-1), 1e-9)
-        distance = np.linalg.norm(rgb / np.maximum(ratio, 1e-3)[..., None] - self.colour, axis=-1)
+        distance = np.linalg.norm(rgb - ratio[..., None] * self.colour, axis=-1)
         darker = (ratio < 1) & ~self.explained & (self.spread < SHADOW_TOLERANCES[0])
         return np.where(darker, distance, np.inf)
 
