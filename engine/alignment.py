@@ -44,6 +44,13 @@ class Alignment:
     def camera(self) -> BlenderCamera | None:
         return None if self.fit is None else self.fit.camera
 
+    @property
+    def framing_found(self) -> bool:
+        """Whether the camera's distance, lens and position were found from the photo (an
+        accepted search, not a camera given and refined): the mesh's size and place in the
+        picture then say nothing the camera does not."""
+        return self.fit is not None and self.fit.accepted and self.fit.mode == m.FIT_SEARCH
+
 
 def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None = None) -> Alignment:
     """The silhouette and the camera for `inputs` (inputs.mask None: found in inputs.image).

@@ -142,10 +142,16 @@ class Problem:
 
 
 def build_problem(
-    inputs: RefineInputs, mesh: OptimizedMesh, plane: Plane | None, final_hw: tuple[int, int], visible: torch.Tensor | None = None
+    inputs: RefineInputs,
+    mesh: OptimizedMesh,
+    plane: Plane | None,
+    final_hw: tuple[int, int],
+    visible: torch.Tensor | None = None,
+    framing_found: bool = False,
 ) -> Problem:
     """The problem for the settings' parameterization, losses and optimizer; `visible`: see
-    visible_pixels."""
+    visible_pixels; `framing_found`: the camera's distance, lens and position were found from the
+    photo (a camera search), so the mesh keeps its size and place (Similarity's `place`)."""
     s, device = inputs.settings, mesh.rest.device
     pixels = pixel_projector(inputs.camera, mesh.frame)
     local = _local_model(s, mesh, inputs.image, final_hw, pixels)
@@ -154,7 +160,7 @@ def build_problem(
         # Camera right/up in the normalized frame (the normalization has no rotation).
         axes = np.asarray(inputs.camera.matrix_world, dtype=np.float64)[:3, :2].T
         axes_t = torch.tensor(axes / np.linalg.norm(axes, axis=1, keepdims=True), dtype=DTYPE, device=device)
-        similarity = Similarity(local, mesh.rest.mean(0), axes_t, s.stretch).to(device)
+        similarity = Similarity(local, mesh.rest.mean(0), axes_t, s.stretch, place=not framing_found).to(device)
     views = tuple(_symmetry_views(s)) if plane else ()
     sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
     rays = None
@@ -163,7 +169,7 @@ def build_problem(
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
     labels = mesh.part_labels() if s.weights.interpenetration else None
     objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays, labels)
-    params = (similarity or local).parameters()
+    params = [p for p in (similarity or local).parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
     return Problem(

@@ -123,7 +123,7 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
             inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask)
         visible = visible_pixels(inputs)  # through the camera the shape is refined with
         if aligned is not None:
-            problem = build_problem(inputs, mesh, plane, stages[-1].size, visible)
+            problem = build_problem(inputs, mesh, plane, stages[-1].size, visible, aligned.framing_found)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
     fit = None if aligned is None else aligned.fit

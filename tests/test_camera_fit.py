@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 import torch
 
+from engine.alignment import align
 from engine.camera import BlenderCamera, project
 from engine.camera.fit import fit_camera, search_start, unknown_camera
 from engine.camera.moments import Moments
 from engine.camera.pose import CameraCorrection, rotation_between_deg
 from engine.errors import InputError
+from engine.frame import NormalizedFrame
+from engine.inputs import RefineInputs
 from engine.metrics import iou
 from engine.preview import silhouette
+from engine.problem import OptimizedMesh, build_problem, plan_stages
 from engine.refine import refine
 from engine.settings import preset
 
@@ -166,3 +170,30 @@ def test_cli_needs_a_camera_unless_searching(tmp_path):
     )
     assert proc.returncode == 2
     assert "--camera is required unless --fit-camera search" in proc.stderr
+
+
+def test_a_searched_camera_takes_the_framing_and_the_mesh_keeps_its_size(example):
+    """The exact mesh 15 % too large. Refined under the true camera as given, the global scale
+    shrinks it back. When a search found the camera, the fit has already moved the camera back
+    for it (a larger mesh and a closer camera are the same picture), so the refinement's scale
+    and shift stay at identity: the mesh keeps its size and place (docs/method.md)."""
+    ex = example
+    centre = ex["gt_verts"].mean(0)
+    big = centre + 1.15 * (ex["gt_verts"] - centre)
+    settings = preset("fast").with_overrides(fit_camera="search")
+    inputs = RefineInputs.checked(big, ex["gt_faces"], ex["mask"], ex["camera"], settings)
+    assert align(inputs, torch.device("cpu")).framing_found
+    assert not align(replace(inputs, settings=settings.with_overrides(fit_camera="refine")), torch.device("cpu")).framing_found
+    frame = NormalizedFrame.around(big)
+    mesh = OptimizedMesh.build(frame.from_world(big), ex["gt_faces"], frame, settings.proxy_faces, torch.device("cpu"))
+    stage = plan_stages(ex["camera"].image_size_wh, settings)[0]
+    scales = {}
+    for found in (False, True):
+        problem = build_problem(inputs, mesh, None, stage.size, framing_found=found)
+        step = problem.start(stage)
+        for _ in range(15):
+            step()
+        assert problem.similarity is not None
+        scales[found] = float(problem.similarity.log_scale.detach())
+        assert (float(problem.similarity.shift.detach().abs().max()) == 0.0) == found
+    assert scales[True] == 0.0 and scales[False] < -0.02, scales

@@ -9,6 +9,10 @@ With `stretch`, M also stretches the shape in the image plane (a symmetric 2x2 l
 three parameters; M = identity along the view axis). A reconstruction's proportions are often off
 (too wide, too tall): the silhouette shows that across the rays, where a global stretch explains it
 without bending the surface. Along the rays the photo shows nothing, so M leaves depth alone.
+
+Without `place`, the scale s and the shift t stay at identity: when the camera's framing was itself
+found from the photo (a camera search), a change of the mesh's size or place in the picture is the
+same picture as a camera moved closer or sideways, and the fit already chose the camera for it.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ import torch
 
 
 class Similarity(torch.nn.Module):
-    def __init__(self, local: torch.nn.Module, centre: torch.Tensor, image_axes: torch.Tensor, stretch: bool = False) -> None:
+    def __init__(
+        self, local: torch.nn.Module, centre: torch.Tensor, image_axes: torch.Tensor, stretch: bool = False, place: bool = True
+    ) -> None:
         """local: the wrapped parameterization; centre: (3,); image_axes: (2, 3) unit right/up
-        vectors; stretch: also fit an image-plane stretch."""
+        vectors; stretch: also fit an image-plane stretch; place: fit the scale and the shift."""
         super().__init__()
         self.local = local
         self.register_buffer("centre", centre)
         self.register_buffer("axes", image_axes)
-        self.log_scale = torch.nn.Parameter(torch.zeros(()))
-        self.shift = torch.nn.Parameter(torch.zeros(2))
+        self.log_scale = torch.nn.Parameter(torch.zeros(()), requires_grad=place)
+        self.shift = torch.nn.Parameter(torch.zeros(2), requires_grad=place)
         # (3,): the log-stretch's entries xx, yy, xy in image axes; None: no stretch.
         self.log_stretch = torch.nn.Parameter(torch.zeros(3)) if stretch else None
 
