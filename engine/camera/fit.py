@@ -57,6 +57,11 @@ REFINE_POLISH = (*POLISH[:2], (256, 15, 0.5))
 EVAL_SIZE = 256  # longest side of the IoU that accepts or rejects a fit
 TIE_IOU = 0.01
 MIN_SEARCH_IOU = 0.5
+# Photos are taken upright: a search's candidate rolled further than this about its view axis from
+# the given camera's up (a world's up for a camera-less search) is chosen only when no upright one
+# fits. Mirror views of a near-symmetric object often match the silhouette as well, rolled or
+# upside down (the benchmark's wrong picks: rolled 48-178 degrees; right ones within 10).
+UPRIGHT_DEG = 30.0
 LR = 0.01  # radians of orbit, object sizes of translation, log focal: per step
 # "refine": a Gaussian prior centred on the given camera, of these widths: a hand-placed camera is
 # about ten degrees off; distance, lens and position stay put (see the module docstring).
@@ -363,10 +368,23 @@ def _polish(
 
 
 def _choose(cameras: list[BlenderCamera], ious: list[float], given: BlenderCamera) -> int:
-    """The best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
-    top = max(ious)
-    near = [i for i, iou in enumerate(ious) if iou >= top - TIE_IOU]
+    """Among the upright fits (UPRIGHT_DEG) that match at all (MIN_SEARCH_IOU), else among all:
+    the best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
+    every = range(len(cameras))
+    upright = [i for i in every if ious[i] >= MIN_SEARCH_IOU and _roll_deg(given, cameras[i]) <= UPRIGHT_DEG]
+    pool = upright or list(every)
+    top = max(ious[i] for i in pool)
+    near = [i for i in pool if ious[i] >= top - TIE_IOU]
     return min(near, key=lambda i: rotation_between_deg(given, cameras[i]))
+
+
+def _roll_deg(given: BlenderCamera, camera: BlenderCamera) -> float:
+    """How far (degrees, 0..180) `camera` is turned about its view axis from upright, the given
+    camera's up vector being up (0 when it looks straight along that vector)."""
+    up = np.asarray(given.matrix_world, dtype=np.float64)[:3, 1]
+    axes = np.asarray(camera.matrix_world, dtype=np.float64)[:3, :2]
+    right, camera_up = (axes / np.linalg.norm(axes, axis=0)).T
+    return float(abs(np.degrees(np.arctan2(right @ up, camera_up @ up))))
 
 
 def _sphere(n: int) -> np.ndarray:
