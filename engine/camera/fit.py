@@ -13,7 +13,8 @@ first, so the shape refinement never bends the mesh to explain a camera's error.
   matched to the photo's silhouette in the image plane by moments (position, size, and the long
   axis' direction or upright) and scored by IoU at low resolution, all in one batch; the best few
   distinct directions are refined as above. Symmetric objects look alike from mirrored
-  viewpoints: among fits within `TIE_IOU` of the best, the one closest to the given camera wins.
+  viewpoints, often rolled or upside down: upright fits are preferred (`UPRIGHT_DEG`), and among
+  fits within `TIE_IOU` of the best, the one closest to the given camera wins.
 
 A fit that does not overlap the photo better than the given camera is rejected (reported, and the
 given camera is used); a search whose best fit overlaps less than `MIN_SEARCH_IOU` means the photo
