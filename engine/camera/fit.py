@@ -13,8 +13,7 @@ first, so the shape refinement never bends the mesh to explain a camera's error.
   matched to the photo's silhouette in the image plane by moments (position, size, and the long
   axis' direction or upright) and scored by IoU at low resolution, all in one batch; the best few
   distinct directions are refined as above. Symmetric objects look alike from mirrored
-  viewpoints, often rolled or upside down: upright fits are preferred (`UPRIGHT_DEG`), and among
-  fits within `TIE_IOU` of the best, the one closest to the given camera wins.
+  viewpoints: among fits within `TIE_IOU` of the best, the one closest to the given camera wins.
 
 A fit that does not overlap the photo better than the given camera is rejected (reported, and the
 given camera is used); a search whose best fit overlaps less than `MIN_SEARCH_IOU` means the photo
@@ -58,11 +57,6 @@ REFINE_POLISH = (*POLISH[:2], (256, 15, 0.5))
 EVAL_SIZE = 256  # longest side of the IoU that accepts or rejects a fit
 TIE_IOU = 0.01
 MIN_SEARCH_IOU = 0.5
-# Photos are taken upright: a search's candidate rolled further than this about its view axis from
-# the given camera's up (a world's up for a camera-less search) is chosen only when no upright one
-# fits. Mirror views of a near-symmetric object often match the silhouette as well, rolled or
-# upside down (the benchmark's wrong picks: rolled 48-178 degrees; right ones within 10).
-UPRIGHT_DEG = 30.0
 LR = 0.01  # radians of orbit, object sizes of translation, log focal: per step
 # "refine": a Gaussian prior centred on the given camera, of these widths: a hand-placed camera is
 # about ten degrees off; distance, lens and position stay put (see the module docstring).
@@ -369,23 +363,10 @@ def _polish(
 
 
 def _choose(cameras: list[BlenderCamera], ious: list[float], given: BlenderCamera) -> int:
-    """Among the upright fits (UPRIGHT_DEG) that match at all (MIN_SEARCH_IOU), else among all:
-    the best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
-    every = range(len(cameras))
-    upright = [i for i in every if ious[i] >= MIN_SEARCH_IOU and _roll_deg(given, cameras[i]) <= UPRIGHT_DEG]
-    pool = upright or list(every)
-    top = max(ious[i] for i in pool)
-    near = [i for i in pool if ious[i] >= top - TIE_IOU]
+    """The best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
+    top = max(ious)
+    near = [i for i, iou in enumerate(ious) if iou >= top - TIE_IOU]
     return min(near, key=lambda i: rotation_between_deg(given, cameras[i]))
-
-
-def _roll_deg(given: BlenderCamera, camera: BlenderCamera) -> float:
-    """How far (degrees, 0..180) `camera` is turned about its view axis from upright, the given
-    camera's up vector being up (0 when it looks straight along that vector)."""
-    up = np.asarray(given.matrix_world, dtype=np.float64)[:3, 1]
-    axes = np.asarray(camera.matrix_world, dtype=np.float64)[:3, :2]
-    right, camera_up = (axes / np.linalg.norm(axes, axis=0)).T
-    return float(abs(np.degrees(np.arctan2(right @ up, camera_up @ up))))
 
 
 def _sphere(n: int) -> np.ndarray:
