@@ -42,8 +42,8 @@ RESTARTS = 3  # GrabCut runs from differently started colour models; the outline
 # adds to it (light bounced off the object, the JPEG's noise) whatever its depth: scaled back to
 # the backdrop's brightness, a deep shadow's tint would grow with its depth. One extra start per
 # tolerance, from the backdrop's own shading up: a pale object's colour may pass the larger ones,
-# and then loses on its edges (_drops_soft_edges). Only on a backdrop whose colours spread less than the first
-# tolerance: on a patterned one a darker patch is as likely its pattern as a shadow.
+# and then loses on its edges (_drops_soft_edges). Only on a backdrop whose colours spread less
+# than the first tolerance: on a patterned one a darker patch is as likely its pattern as a shadow.
 SHADOW_TOLERANCES = (SHADING, 2 * SHADING, 4 * SHADING)
 SHADOW_KEEPS = 0.5  # IoU a start without shadows keeps with the plain start: a shadow no larger than the object
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
