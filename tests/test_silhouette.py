@@ -95,6 +95,20 @@ def test_a_shadow_tinted_by_light_the_object_bounces_is_left_out():
     assert found.shadow_left_out > 0.05  # measured: 15 %
 
 
+def test_a_shadow_on_a_patterned_backdrop_is_left_out():
+    """A Cycles render from the photo benchmark (case mug-warp, cluttered style: waves in two
+    colours, at the camera's size), seeded by the coarse mesh's projection: the mug's cast shadow
+    falls across the waves, so no one backdrop colour describes it; the backdrop filled in from
+    around the object does. Measured: IoU 0.99 (0.89 without shadow starts on patterned
+    backdrops: the shadow joins the mug)."""
+    photo = np.asarray(Image.open(DATA / "patterned_shadow_photo.jpg"), np.float32) / 255
+    seed = np.asarray(Image.open(DATA / "patterned_shadow_seed.png")) > 0
+    truth = np.asarray(Image.open(DATA / "patterned_shadow_truth.png")) > 0
+    found = extract_silhouette(photo, seed)
+    assert iou(found.mask > 0.5, truth) > 0.96
+    assert found.shadow_left_out > 0.05  # measured: 10 %
+
+
 def test_a_grey_object_keeps_its_shaded_side_beside_its_cast_shadow(example):
     """The example's grey cow on a grey backdrop: its shaded side is as much "a darker copy of
     the backdrop" as its shadow (outline moved down and sideways, soft-edged, half the light),

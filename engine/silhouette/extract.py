@@ -6,9 +6,10 @@ sure of becomes a hard label: what lies deep inside the projection (by half the 
 thin parts have no such core) is object, what lies far outside it and the picture's border are
 background; on a plain backdrop only where the photo agrees (the backdrop's colours are no hard
 object, other colours no hard background). Everything else is only "probably" object (inside the
-projection) or background (near it), and GrabCut's colour models decide. A cast shadow on a
-plain backdrop (a darker copy of its colour) is offered to GrabCut as background in extra starts,
-and the outline on the strongest edges wins: an object's edge is sharp, a soft shadow's is not.
+projection) or background (near it), and GrabCut's colour models decide. A cast shadow (a darker
+copy of the backdrop's colour: the plain backdrop's, or on a patterned one the colour filled in
+from around it) is offered to GrabCut as background in extra starts, and the outline on the
+strongest edges wins: an object's edge is sharp, a soft shadow's is not.
 Without a usable projection (a camera still unknown) the seeds are the picture's border alone, as
 for a centred product shot.
 """
@@ -42,9 +43,12 @@ RESTARTS = 3  # GrabCut runs from differently started colour models; the outline
 # adds to it (light bounced off the object, the JPEG's noise) whatever its depth: scaled back to
 # the backdrop's brightness, a deep shadow's tint would grow with its depth. One extra start per
 # tolerance, from the backdrop's own shading up: a pale object's colour may pass the larger ones,
-# and then loses on its edges (_drops_soft_edges). Only on a backdrop whose colours spread less
-# than the first tolerance: on a patterned one a darker patch is as likely its pattern as a shadow.
+# and then loses on its edges (_drops_soft_edges). These compare with the band's linear fit, which
+# a backdrop whose colours spread more than the first tolerance does not describe: on such a
+# patterned one the backdrop behind the object is filled in from what surrounds it instead, and the
+# fill's own error is the one tolerance (_inpainted_shadow_distance).
 SHADOW_TOLERANCES = (SHADING, 2 * SHADING, 4 * SHADING)
+INPAINT_RADIUS = 6  # px at WORK_SIZE: the neighbourhood a patterned backdrop is filled in from
 SHADOW_KEEPS = 0.5  # IoU a start without shadows keeps with the plain start: a shadow no larger than the object
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
 # Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
@@ -97,8 +101,10 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     # for the object's dark side is left out by another, whose outline follows stronger edges.
     runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
     grad = _gradient(small)
-    if backdrop is not None:
-        runs += _without_shadows(backdrop.shadow_distance(small), grad, bgr, labels, seed, runs[0])
+    if backdrop is not None and backdrop.spread < SHADOW_TOLERANCES[0]:
+        runs += _without_shadows(backdrop.shadow_distance(small), SHADOW_TOLERANCES, grad, bgr, labels, seed, runs[0])
+    else:  # a patterned backdrop: a shadow is a darker copy of what surrounds it
+        runs += _without_shadows(*_inpainted_shadow_distance(small, runs[0]), grad, bgr, labels, seed, runs[0])
     contrasts = [_edge_contrast(grad, run) if run.any() else 0.0 for run in runs]
     best = int(np.argmax(contrasts))
     found = runs[best]
@@ -125,15 +131,21 @@ def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, resta
 
 
 def _without_shadows(
-    distance: np.ndarray, grad: np.ndarray, bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, plain: np.ndarray
+    distance: np.ndarray,
+    tolerances: tuple[float, ...],
+    grad: np.ndarray,
+    bgr: np.ndarray,
+    labels: np.ndarray,
+    seed: np.ndarray | None,
+    plain: np.ndarray,
 ) -> list[np.ndarray]:
     """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows
-    (pixels whose `distance`, _Backdrop.shadow_distance, is within each tolerance) made probable
+    (pixels whose `distance`, as _Backdrop.shadow_distance, is within each of `tolerances`) made probable
     background (not hard: a pale or grey object's colour may look the same); kept where what they
     leave out of the `plain` start is smaller than what they keep and had a soft edge (`grad`:
     _gradient of the picture), as a shadow has."""
     found = []
-    for tolerance in SHADOW_TOLERANCES:
+    for tolerance in tolerances:
         shadowed = (distance < tolerance) & (labels != cv2.GC_BGD)
         if not shadowed.any():
             continue
@@ -259,12 +271,37 @@ class _Backdrop:
         """(H, W) float64: for pixels of `rgb` ((H, W, 3) in [0, 1]) darker than the backdrop
         explains, how far their colour lies from the backdrop's scaled by the ratio that fits it
         best (small: the backdrop in a shadow, less light on the same surface); infinite
-        elsewhere, and everywhere on a patterned backdrop (spread above the first tolerance),
-        whose darker patches are as likely its pattern as a shadow."""
+        elsewhere."""
         ratio = (rgb * self.colour).sum(-1) / np.maximum((self.colour**2).sum(-1), 1e-9)
         distance = np.linalg.norm(rgb - ratio[..., None] * self.colour, axis=-1)
-        darker = (ratio < 1) & ~self.explained & (self.spread < SHADOW_TOLERANCES[0])
-        return np.where(darker, distance, np.inf)
+        return np.where((ratio < 1) & ~self.explained, distance, np.inf)
+
+
+def _inpainted_shadow_distance(rgb: np.ndarray, plain: np.ndarray) -> tuple[np.ndarray, tuple[float]]:
+    """On a patterned backdrop: the backdrop behind the `plain` object ((H, W) bool) filled in
+    from what surrounds it (OpenCV's inpainting), and for its pixels darker than that, how far
+    their colour lies from a darker copy of it (as _Backdrop.shadow_distance; infinite
+    elsewhere). The one tolerance is the fill's own error: the RMS colour error of a ring of
+    known backdrop around the object hidden and filled in the same way."""
+    hole = _grown(plain, 1)
+    ring = _grown(hole, INPAINT_RADIUS) & ~hole
+    backdrop, test = (_filled(rgb, h) for h in (hole, hole | ring))
+    tolerance = float(np.sqrt(((test[ring] - rgb[ring]) ** 2).sum(-1).mean())) if ring.any() else 0.0
+    ratio = (rgb * backdrop).sum(-1) / np.maximum((backdrop**2).sum(-1), 1e-9)
+    distance = np.linalg.norm(rgb - ratio[..., None] * backdrop, axis=-1)
+    return np.where((ratio < 1) & plain, distance, np.inf), (tolerance,)
+
+
+def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """(H, W) bool `mask` grown by `pixels` on every side."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * pixels + 1,) * 2, np.uint8)) > 0
+
+
+def _filled(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float64: `rgb` ((H, W, 3) in [0, 1]) with the (H, W) bool `hole` filled in from
+    around it (Telea's inpainting, INPAINT_RADIUS)."""
+    image = np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
+    return cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float64) / 255
 
 
 def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
