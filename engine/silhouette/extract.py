@@ -164,7 +164,7 @@ def _drops_soft_edges(grad: np.ndarray, plain: np.ndarray, found: np.ndarray) ->
     cast shadow's edge on the backdrop is a penumbra; an object's own edge, or a grey object's
     shaded side, is not."""
     kept = _outline(found)
-    dropped = _outline(plain) & ~cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    dropped = _outline(plain) & ~_grown(kept, 2)
     return not dropped.any() or grad[dropped].mean() < grad[kept].mean()
 
 
@@ -272,9 +272,7 @@ class _Backdrop:
         explains, how far their colour lies from the backdrop's scaled by the ratio that fits it
         best (small: the backdrop in a shadow, less light on the same surface); infinite
         elsewhere."""
-        ratio = (rgb * self.colour).sum(-1) / np.maximum((self.colour**2).sum(-1), 1e-9)
-        distance = np.linalg.norm(rgb - ratio[..., None] * self.colour, axis=-1)
-        return np.where((ratio < 1) & ~self.explained, distance, np.inf)
+        return _darker_copy_distance(rgb, self.colour, ~self.explained)
 
 
 def _inpainted_shadow_distance(rgb: np.ndarray, plain: np.ndarray) -> tuple[np.ndarray, tuple[float]]:
@@ -283,13 +281,21 @@ def _inpainted_shadow_distance(rgb: np.ndarray, plain: np.ndarray) -> tuple[np.n
     their colour lies from a darker copy of it (as _Backdrop.shadow_distance; infinite
     elsewhere). The one tolerance is the fill's own error: the RMS colour error of a ring of
     known backdrop around the object hidden and filled in the same way."""
+    image = np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
     hole = _grown(plain, 1)
     ring = _grown(hole, INPAINT_RADIUS) & ~hole
-    backdrop, test = (_filled(rgb, h) for h in (hole, hole | ring))
+    backdrop, test = (_filled(image, h) for h in (hole, hole | ring))
     tolerance = float(np.sqrt(((test[ring] - rgb[ring]) ** 2).sum(-1).mean())) if ring.any() else 0.0
+    return _darker_copy_distance(rgb, backdrop, plain), (tolerance,)
+
+
+def _darker_copy_distance(rgb: np.ndarray, backdrop: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """(H, W) float64: how far each pixel of `rgb` ((H, W, 3) in [0, 1]) lies from the `backdrop`
+    colour ((H, W, 3)) scaled by the ratio that fits it best, for the pixels in `where` ((H, W)
+    bool) that are darker than the backdrop; infinite elsewhere."""
     ratio = (rgb * backdrop).sum(-1) / np.maximum((backdrop**2).sum(-1), 1e-9)
     distance = np.linalg.norm(rgb - ratio[..., None] * backdrop, axis=-1)
-    return np.where((ratio < 1) & plain, distance, np.inf), (tolerance,)
+    return np.where((ratio < 1) & where, distance, np.inf)
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -297,10 +303,9 @@ def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * pixels + 1,) * 2, np.uint8)) > 0
 
 
-def _filled(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float64: `rgb` ((H, W, 3) in [0, 1]) with the (H, W) bool `hole` filled in from
-    around it (Telea's inpainting, INPAINT_RADIUS)."""
-    image = np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
+def _filled(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float64 in [0, 1]: the uint8 `image` (H, W, 3) with the (H, W) bool `hole` filled
+    in from around it (Telea's inpainting, INPAINT_RADIUS)."""
     return cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float64) / 255
 
 
