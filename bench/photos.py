@@ -48,8 +48,13 @@ RUNS = {  # name -> (photo style, camera error or None for the true camera, fit 
 MEGAPIXELS = 12.0
 
 
-def photo_path(case_name: str, style: str) -> Path:
-    return PHOTOS / f"{case_name}-{style}.jpg"
+def photo_key(case_name: str, seed: int) -> str:
+    """The name a case's photos go by: seed 0 keeps the bare case name (the tables' photos)."""
+    return case_name if seed == 0 else f"{case_name}-s{seed}"
+
+
+def photo_path(case_name: str, style: str, seed: int = 0) -> Path:
+    return PHOTOS / f"{photo_key(case_name, seed)}-{style}.jpg"
 
 
 def colours(case_name: str, style: str, index: int) -> tuple[list[float], list[list[float]]]:
@@ -64,22 +69,22 @@ def colours(case_name: str, style: str, index: int) -> tuple[list[float], list[l
     return obj.tolist(), [rng.uniform(0.05, 0.95, 3).tolist() for _ in range(2)]
 
 
-def render_photos(cases: list[str]) -> None:
-    """Cycles renders of every missing photo, in one Blender process."""
+def render_photos(cases: list[str], seed: int = 0) -> None:
+    """Cycles renders of every missing photo of the cases drawn with `seed`, in one Blender process."""
     from engine.io import save_mesh
 
     jobs = []
     for index, name in enumerate(cases):
-        case = make_case(name)
+        case, key = make_case(name, seed), photo_key(name, seed)
         for style in STYLES:
-            if photo_path(name, style).exists():
+            if photo_path(name, style, seed).exists():
                 continue
-            mesh = PHOTOS / f"{name}-gt.obj"  # the case's pose: one file per case
+            mesh = PHOTOS / f"{key}-gt.obj"  # the case's pose: one file per case
             PHOTOS.mkdir(parents=True, exist_ok=True)
             save_mesh(mesh, case.gt_verts, case.gt_faces)
-            obj, backdrop = colours(name, style, index)
+            obj, backdrop = colours(key, style, index)
             camera = case.camera.to_dict()
-            out = str(photo_path(name, style))
+            out = str(photo_path(name, style, seed))
             jobs.append(dict(mesh=str(mesh), camera=camera, style=style, object_rgb=obj, backdrop_rgb=backdrop, out=out))
     if jobs:
         spec = PHOTOS / "jobs.json"
@@ -92,7 +97,7 @@ def run_photo(case_name: str, run: str, seed: int) -> dict:
     """One refinement from a photo (in a child process)."""
     case = make_case(case_name, seed)
     style, error, mode = RUNS[run]
-    photo = load_image(photo_path(case_name, style))
+    photo = load_image(photo_path(case_name, style, seed))
     if error is None:
         camera = case.camera
     elif error == "unknown":
@@ -121,7 +126,7 @@ def _mask_iou(case: Case, mask: np.ndarray, camera) -> float:
     return iou(mask > 0.5, case.mask > 0.5)
 
 
-def time_large_photo(case_name: str) -> dict[str, float]:
+def time_large_photo(case_name: str, seed: int = 0) -> dict[str, float]:
     """Seconds to read a ~12-megapixel JPEG and find the silhouette in it (the product photo, enlarged)."""
     import cv2
 
@@ -130,8 +135,8 @@ def time_large_photo(case_name: str) -> dict[str, float]:
     from engine.silhouette import extract_silhouette
     from engine.silhouette.extract import WORK_SIZE
 
-    case = make_case(case_name)
-    rgb = load_image(photo_path(case_name, "product")).rgb
+    case = make_case(case_name, seed)
+    rgb = load_image(photo_path(case_name, "product", seed)).rgb
     scale = np.sqrt(MEGAPIXELS * 1e6 / (rgb.shape[0] * rgb.shape[1]))
     big = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
     path = PHOTOS / "large.jpg"
@@ -146,7 +151,7 @@ def time_large_photo(case_name: str) -> dict[str, float]:
     return {"megapixels": big.shape[0] * big.shape[1] / 1e6, "decode": t1 - t0, "resample": t2 - t1, "extract": t3 - t2}
 
 
-def table(results: dict, cases: list[str]) -> str:
+def table(results: dict, cases: list[str], runs: list[str]) -> str:
     head = (
         "| case | run | mask IoU | seed IoU | edge contrast | Chamfer x1000 | F@0.02 | IoU unseen | of alpha's Chamfer gain | s |"
     )
@@ -158,7 +163,7 @@ def table(results: dict, cases: list[str]) -> str:
     for name in cases:
         coarse, alpha = results[(name, "coarse")], results[(name, "alpha")]
         gain = coarse["chamfer"] - alpha["chamfer"]
-        for run in ["coarse", "alpha", *RUNS]:
+        for run in ["coarse", "alpha", *runs]:
             r = results[(name, run)]
             share = None if run == "coarse" else (coarse["chamfer"] - r["chamfer"]) / gain
             cells = [r.get("mask_iou"), r.get("seed_iou"), r.get("edge_contrast"), r["chamfer"], r["fscore"], r["iou_unseen"]]
@@ -166,10 +171,10 @@ def table(results: dict, cases: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summary(results: dict, cases: list[str]) -> str:
+def summary(results: dict, cases: list[str], runs: list[str]) -> str:
     """Means over the split: mask IoU per style, the photo runs' share of the alpha run's gain, cases worse than their input."""
     lines = []
-    for run in RUNS:
+    for run in runs:
         rows = [results[(n, run)] for n in cases]
         worse = sum(r["chamfer"] > results[(n, "coarse")]["chamfer"] for n, r in zip(cases, rows))
         gains = [
@@ -191,14 +196,17 @@ def summary(results: dict, cases: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=list(SPLITS), default="tune")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="other than 0: fresh cases of the split's meshes (other poses, inputs, photos)"
+    )
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     parser.add_argument("--fresh", action="store_true", help="ignore cached results (not the cached renders)")
     args = parser.parse_args(argv)
     cases = SPLITS[args.split]
-    render_photos(cases)
+    render_photos(cases, args.seed)
     results: dict = {}
     for name in cases:
-        for run in ["coarse", "alpha", *RUNS]:
+        for run in ["coarse", "alpha", *args.runs]:
             if run in RUNS:
                 path = CACHE / f"{name}-photo-{run}-seed{args.seed}.npz"
                 r = cached_run(path, args.fresh, run_photo, name, run, args.seed)
@@ -208,14 +216,15 @@ def main(argv: list[str] | None = None) -> None:
             results[(name, run)] = r
             print(f"{name:15s} {run:13s} mask {r.get('mask_iou', 1):.3f} chamfer {r['chamfer']:7.3f} "
                   f"F {r['fscore']:5.1f} unseen {r['iou_unseen']:.3f} {r.get('seconds', 0):5.1f}s", flush=True)  # fmt: skip
-    large = time_large_photo(cases[0])
+    large = time_large_photo(cases[0], args.seed)
     timing = (
         f"A {large['megapixels']:.1f}-megapixel JPEG: decoding {large['decode']:.2f} s, resampling to the camera's size "
         f"{large['resample']:.2f} s, finding the silhouette {large['extract']:.2f} s."
     )
-    text = f"{summary(results, cases)}\n\n{timing}\n\n{table(results, cases)}"
+    text = f"{summary(results, cases, args.runs)}\n\n{timing}\n\n{table(results, cases, args.runs)}"
     print(text)
-    write_split_section("Photo benchmark", "photos", args.split, args.seed, text)
+    options = "" if args.runs == list(RUNS) else f" --runs {' '.join(args.runs)}"
+    write_split_section("Photo benchmark", "photos", args.split, args.seed, text, options)
 
 
 if __name__ == "__main__":

@@ -42,14 +42,14 @@ def write_section(path: Path, name: str, section: str) -> None:
     path.write_text(text)
 
 
-def write_split_section(title: str, module: str, split: str, seed: int, text: str) -> None:
-    """One split's results as the generated block "<module>-<split>" of docs/benchmarks.md, with
-    the machine and the command that made them."""
-    section = (
-        f"## {title}, {split} split ({machine()})\n\n"
-        f"Command: `.venv/bin/python -m bench.{module} --split {split}` (seed {seed}).\n\n{text}\n"
-    )
-    write_section(BENCHMARKS_MD, f"{module}-{split}", section)
+def write_split_section(title: str, module: str, split: str, seed: int, text: str, options: str = "") -> None:
+    """One split's results as the generated block "<module>-<split>" of docs/benchmarks.md (with
+    another seed than 0, the fresh cases: "<module>-<split>-seed<N>"), with the machine and the
+    command that made them (`options`: its arguments beyond the split and the seed)."""
+    command = f".venv/bin/python -m bench.{module} --split {split}{f' --seed {seed}' if seed else ''}{options}"
+    name = f"{module}-{split}{f'-seed{seed}' if seed else ''}"
+    section = f"## {title}, {split} split{f', seed {seed}' if seed else ''} ({machine()})\n\nCommand: `{command}` (seed {seed}).\n\n{text}\n"
+    write_section(BENCHMARKS_MD, name, section)
 
 
 def rss_mb(pid: int | str = "self") -> float:
