@@ -46,10 +46,11 @@ def write_split_section(title: str, module: str, split: str, seed: int, text: st
     """One split's results as the generated block "<module>-<split>" of docs/benchmarks.md (with
     another seed than 0, the fresh cases: "<module>-<split>-seed<N>"), with the machine and the
     command that made them (`options`: its arguments beyond the split and the seed)."""
-    command = f".venv/bin/python -m bench.{module} --split {split}{f' --seed {seed}' if seed else ''}{options}"
-    name = f"{module}-{split}{f'-seed{seed}' if seed else ''}"
-    section = f"## {title}, {split} split{f', seed {seed}' if seed else ''} ({machine()})\n\nCommand: `{command}` (seed {seed}).\n\n{text}\n"
-    write_section(BENCHMARKS_MD, name, section)
+    heading, block = (
+        (f"{split} split, seed {seed}", f"{module}-{split}-seed{seed}") if seed else (f"{split} split", f"{module}-{split}")
+    )
+    command = f".venv/bin/python -m bench.{module} --split {split} --seed {seed}{options}"
+    write_section(BENCHMARKS_MD, block, f"## {title}, {heading} ({machine()})\n\nCommand: `{command}`.\n\n{text}\n")
 
 
 def rss_mb(pid: int | str = "self") -> float:
