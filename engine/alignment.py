@@ -47,9 +47,9 @@ class Alignment:
     @property
     def framing_found(self) -> bool:
         """Whether the camera's distance, lens and position were found from the photo (an
-        accepted search, not a camera given and refined): the mesh's size and place in the
-        picture then say nothing the camera does not."""
-        return self.fit is not None and self.fit.accepted and self.fit.mode == m.FIT_SEARCH
+        accepted search, or a refined camera freed for a nearly right mesh; CameraFit.framing):
+        the mesh's size and place in the picture then say nothing the camera does not."""
+        return self.fit is not None and self.fit.accepted and self.fit.framing
 
 
 def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None = None) -> Alignment:
@@ -57,8 +57,8 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     Raises InputError when the photo shows no object, FitCancelled when `on_step` says stop."""
     mode = inputs.settings.fit_camera
 
-    def fit(mask: np.ndarray, camera: BlenderCamera, how: str) -> CameraFit:
-        return fit_camera(inputs.verts, inputs.faces, mask, camera, how, device, on_step)
+    def fit(mask: np.ndarray, camera: BlenderCamera, how: str, framing_found: bool = False) -> CameraFit:
+        return fit_camera(inputs.verts, inputs.faces, mask, camera, how, device, on_step, free_framing=not framing_found)
 
     if inputs.mask is not None:
         fitted = None if mode == m.FIT_OFF else fit(inputs.mask, inputs.camera, mode)
@@ -73,7 +73,7 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     again = find(first.camera, found.mask)
     if iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
         return Alignment(again.mask, first, _section([found, again]))
-    second = fit(again.mask, first.camera, m.FIT_REFINE)
+    second = fit(again.mask, first.camera, m.FIT_REFINE, first.framing)  # a framing found is kept
     return Alignment(again.mask, _chained(first, second, inputs, again.mask), _section([found, again], refits=1))
 
 
@@ -100,6 +100,7 @@ def _chained(first: CameraFit, second: CameraFit, inputs: RefineInputs, mask: np
         first,
         camera=last,
         fitted=last,
+        framing=first.framing or (second.accepted and second.framing),
         iou_before=before,
         iou_after=max(second.iou_before, second.iou_after),
         rotation_deg=first.rotation_deg if last is first.camera else rotation_between_deg(inputs.camera, last),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_SEARCH, PRESET_DEFAULT, SILHOUETTE_AUTO
+from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_REFINE, FIT_SEARCH, PRESET_DEFAULT, SILHOUETTE_AUTO
 
 from .errors import InputError
 from .report import Report
@@ -152,6 +152,8 @@ def _print_summary(out: Path, r: Report) -> None:
     if r.camera is not None:
         c = r.camera
         verdict = "used" if c["accepted"] else "rejected (no better than the given camera; the given camera was used)"
+        if c["accepted"] and c["framing"] and c["mode"] == FIT_REFINE:
+            verdict += ", distance and lens too (the mesh follows the photo's outline closely)"
         print(
             f"camera {c['mode']}: silhouette IoU {c['iou_before']:.3f} -> {c['iou_after']:.3f}, turned {c['rotation_deg']:.1f} deg, "
             f"lens {c['lens_before']:.1f} -> {c['lens_after']:.1f} mm, {c['seconds']:.1f} s: {verdict}"

@@ -68,18 +68,31 @@ def test_moments_of_a_tilted_bar():
 
 
 def test_refine_corrects_a_hand_placed_camera(example):
-    """10 degrees about the object with a 3 degree roll: back to the true picture. Distance, lens
-    and position are held (the mesh's own size and position errors look the same in a silhouette;
-    docs/method.md), so the lens stays the given one."""
+    """10 degrees about the object with a 3 degree roll: back to the true picture. The lens was
+    right and stays so (for the exact mesh the framing is freed, and finds it again)."""
     ex = example
     given = _moved(ex["camera"], ex["gt_verts"], (6.0, -8.0, 3.0))
     fit = fit_camera(ex["gt_verts"], ex["gt_faces"], ex["mask"], given, "refine")
     assert fit.accepted and fit.camera is fit.fitted
-    assert fit.lens_after == pytest.approx(fit.lens_before, rel=0.01)
+    assert fit.lens_after == pytest.approx(fit.lens_before, rel=0.03)
     assert _camera_iou(ex, given) < 0.85
     assert _camera_iou(ex, fit.camera) > 0.95
     assert fit.iou_after > 0.95 > fit.iou_before
     assert rotation_between_deg(fit.camera, ex["camera"]) < 2.0
+
+
+def test_a_refined_camera_takes_the_framing_only_for_a_nearly_right_mesh(example):
+    """A hand-placed camera with its lens 10 % short. Distance, lens and position are held for the
+    coarse blob (a swollen mesh and a short lens give the same picture; docs/method.md), and found
+    from the photo for the exact mesh, whose rigid outline then follows the photo's closely."""
+    ex = example
+    given = replace(_moved(ex["camera"], ex["gt_verts"], (6.0, -8.0, 3.0)), lens=0.9 * ex["camera"].lens)
+    exact = fit_camera(ex["gt_verts"], ex["gt_faces"], ex["mask"], given, "refine")
+    coarse = fit_camera(ex["verts"], ex["faces"], ex["mask"], given, "refine")
+    assert exact.accepted and exact.framing and exact.to_dict()["framing"]
+    assert coarse.accepted and not coarse.framing
+    assert coarse.lens_after == pytest.approx(given.lens, rel=0.01)
+    assert _camera_iou(ex, exact.camera) > 0.95 > _camera_iou(ex, coarse.camera)
 
 
 def test_the_fit_reports_progress_with_its_camera_and_can_be_cancelled(example):
@@ -183,7 +196,6 @@ def test_a_searched_camera_takes_the_framing_and_the_mesh_keeps_its_size(example
     settings = preset("fast").with_overrides(fit_camera="search")
     inputs = RefineInputs.checked(big, ex["gt_faces"], ex["mask"], ex["camera"], settings)
     assert align(inputs, torch.device("cpu")).framing_found
-    assert not align(replace(inputs, settings=settings.with_overrides(fit_camera="refine")), torch.device("cpu")).framing_found
     frame = NormalizedFrame.around(big)
     mesh = OptimizedMesh.build(frame.from_world(big), ex["gt_faces"], frame, settings.proxy_faces, torch.device("cpu"))
     stage = plan_stages(ex["camera"].image_size_wh, settings)[0]

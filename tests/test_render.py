@@ -45,6 +45,27 @@ def test_fast_matches_pytorch3d_values_and_gradients(hw, sigma):
     np.testing.assert_allclose(g_fast, g_ref, atol=2e-4 * g_ref.abs().max().item())
 
 
+def test_the_nearest_face_blend_puts_the_half_level_on_the_outline():
+    """The union of every face's coverage lies outside a closed mesh's outline (front, back and
+    grazing faces each add their share there); the nearest face's alone crosses 0.5 on it. Both
+    are differentiable."""
+    hw = (96, 96)
+    pix, faces = _pixels(3, hw)
+    hard = hard_silhouette(pix.float(), faces, hw)[0]
+    areas = {}
+    for blend in ("union", "nearest"):
+        p = pix.clone().float().requires_grad_(True)
+        alpha = SilhouetteRenderer(hw, sigma=1.0, blend=blend)(p, faces)
+        alpha.sum().backward()
+        assert p.grad.abs().sum() > 0
+        areas[blend] = (alpha[0] > 0.5).sum().item()
+    outline = (hard & torch.nn.functional.max_pool2d((~hard).float()[None, None], 3, 1, 1)[0, 0].bool()).sum().item()
+    assert abs(areas["nearest"] - hard.sum().item()) < 0.1 * outline
+    assert areas["union"] - hard.sum().item() > 0.5 * outline
+    with pytest.raises(ValueError, match="nearest"):
+        SilhouetteRenderer(hw, blend="nearest", backend="pytorch3d")(pix.float(), faces)
+
+
 def test_hard_silhouette_equals_pytorch3d_rasterizer():
     hw = (70, 90)
     pix, faces = _pixels(3, hw, azimuth=110.0)

@@ -2,7 +2,10 @@
 
 The soft coverage of pixel p is ``alpha(p) = 1 - prod_f (1 - sigmoid(-d_f(p) / sigma))`` over the
 faces f whose 2D distance to p is within the blur radius, where ``d_f`` is the signed squared
-distance from the pixel centre to the projected face (negative inside).
+distance from the pixel centre to the projected face (negative inside). This union (blend
+"union") lies outside the mesh's outline, where every face near it (front, back, grazing) adds
+its share; blend "nearest", ``alpha(p) = sigmoid(-min_f d_f(p) / sigma)``, puts the 0.5 level on
+the outline, for fits that must not shrink the picture to answer that bias (the camera's framing).
 
 Two backends compute it:
 - "fast" (default): every face enumerates the pixels near it (row by row over its bounding box
@@ -168,12 +171,14 @@ class SilhouetteRenderer:
             sigma_ndc = sigma * (2 / min(H, W))^2).
         faces_per_pixel: K, used by the "pytorch3d" backend only.
         backend: "fast" or "pytorch3d" (see module docstring).
+        blend: "union" or "nearest" (see module docstring; "nearest" with the "fast" backend only).
     """
 
     image_hw: tuple[int, int]
     sigma: float = 0.5
     faces_per_pixel: int = 32
     backend: str = "fast"
+    blend: str = "union"
 
     @property
     def blur_px(self) -> float:
@@ -189,6 +194,8 @@ class SilhouetteRenderer:
         Returns:
             (N, H, W) alpha in [0, 1].
         """
+        if self.blend not in ("union", "nearest") or (self.blend == "nearest" and self.backend != "fast"):
+            raise ValueError(f"silhouette blend {self.blend!r} with backend {self.backend!r}")
         if self.backend == "pytorch3d":
             return self._stock(pix, faces)
         if self.backend != "fast":
@@ -201,6 +208,10 @@ class SilhouetteRenderer:
             near = _signed_dist2(centre, xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]]) < self.blur_px**2
         tri, pixel, centre = tri[near], pixel[near], centre[near]
         d = _signed_dist2(centre, xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]])
+        if self.blend == "nearest":  # pixels no face comes near stay at the blur radius: alpha ~ 0
+            nearest = torch.full((n * h * w,), self.blur_px**2, dtype=pix.dtype, device=pix.device)
+            nearest = nearest.scatter_reduce(0, pixel, d, "amin")
+            return torch.sigmoid(-nearest / self.sigma).reshape(n, h, w)
         # log(1 - sigmoid(-d/sigma)) = -softplus(-d/sigma), summed per pixel.
         log_miss = torch.zeros(n * h * w, dtype=pix.dtype, device=pix.device)
         log_miss = log_miss.index_add(0, pixel, -torch.nn.functional.softplus(-d / self.sigma))
