@@ -96,6 +96,8 @@ def _camera_verdict(report: dict[str, Any], camera: str | None) -> str:
     if not fit:
         return ""
     change = f"silhouette IoU {fit['iou_before']:.2f} -> {fit['iou_after']:.2f}, turned {fit['rotation_deg']:.0f} deg"
+    if fit["accepted"] and fit.get("framing") and fit["mode"] == m.FIT_REFINE:
+        change += ", distance and lens too: the mesh follows the photo's outline closely"
     if fit["accepted"]:
         return f"; camera {'found' if fit['mode'] == m.FIT_SEARCH else 'corrected'} ({change}): '{camera}'"
     if camera is not None:  # a search without a camera, where nothing beat the front view
