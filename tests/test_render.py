@@ -47,10 +47,11 @@ def test_fast_matches_pytorch3d_values_and_gradients(hw, sigma):
 
 def test_the_nearest_face_blend_puts_the_half_level_on_the_outline():
     """The union of every face's coverage lies outside a closed mesh's outline (front, back and
-    grazing faces each add their share there); the nearest face's alone crosses 0.5 on it. Both
-    are differentiable."""
+    grazing faces each add their share there); outside every face, the nearest face's alone
+    crosses 0.5 on it. Inside, faces smaller than the blur keep the union's full coverage. Both are
+    differentiable."""
     hw = (96, 96)
-    pix, faces = _pixels(3, hw)
+    pix, faces = _pixels(4, hw)
     hard = hard_silhouette(pix.float(), faces, hw)[0]
     areas = {}
     for blend in ("union", "nearest"):
@@ -59,6 +60,8 @@ def test_the_nearest_face_blend_puts_the_half_level_on_the_outline():
         alpha.sum().backward()
         assert p.grad.abs().sum() > 0
         areas[blend] = (alpha[0] > 0.5).sum().item()
+        inside = alpha[0].detach()[hard & ~torch.nn.functional.max_pool2d((~hard).float()[None, None], 5, 1, 2)[0, 0].bool()]
+        assert inside.min() > 0.9
     outline = (hard & torch.nn.functional.max_pool2d((~hard).float()[None, None], 3, 1, 1)[0, 0].bool()).sum().item()
     assert abs(areas["nearest"] - hard.sum().item()) < 0.1 * outline
     assert areas["union"] - hard.sum().item() > 0.5 * outline

@@ -4,8 +4,10 @@ The soft coverage of pixel p is ``alpha(p) = 1 - prod_f (1 - sigmoid(-d_f(p) / s
 faces f whose 2D distance to p is within the blur radius, where ``d_f`` is the signed squared
 distance from the pixel centre to the projected face (negative inside). This union (blend
 "union") lies outside the mesh's outline, where every face near it (front, back, grazing) adds
-its share; blend "nearest", ``alpha(p) = sigmoid(-min_f d_f(p) / sigma)``, puts the 0.5 level on
-the outline, for fits that must not shrink the picture to answer that bias (the camera's framing).
+its share; blend "nearest" keeps the union inside the mesh (where it is above 0.5) and takes
+``alpha(p) = sigmoid(-min_f d_f(p) / sigma)``, the nearest face's alone, outside every face: the
+0.5 level lies on the outline, for fits that must not shrink the picture to answer that bias (the
+camera's framing).
 
 Two backends compute it:
 - "fast" (default): every face enumerates the pixels near it (row by row over its bounding box
@@ -208,14 +210,15 @@ class SilhouetteRenderer:
             near = _signed_dist2(centre, xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]]) < self.blur_px**2
         tri, pixel, centre = tri[near], pixel[near], centre[near]
         d = _signed_dist2(centre, xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]])
-        if self.blend == "nearest":  # pixels no face comes near stay at the blur radius: alpha ~ 0
-            nearest = torch.full((n * h * w,), self.blur_px**2, dtype=pix.dtype, device=pix.device)
-            nearest = nearest.scatter_reduce(0, pixel, d, "amin")
-            return torch.sigmoid(-nearest / self.sigma).reshape(n, h, w)
         # log(1 - sigmoid(-d/sigma)) = -softplus(-d/sigma), summed per pixel.
         log_miss = torch.zeros(n * h * w, dtype=pix.dtype, device=pix.device)
         log_miss = log_miss.index_add(0, pixel, -torch.nn.functional.softplus(-d / self.sigma))
-        return (1.0 - torch.exp(log_miss)).reshape(n, h, w)
+        union = 1.0 - torch.exp(log_miss)
+        if self.blend == "nearest":  # outside every face, the nearest face's coverage alone
+            nearest = torch.full((n * h * w,), self.blur_px**2, dtype=pix.dtype, device=pix.device)
+            nearest = nearest.scatter_reduce(0, pixel, d, "amin")
+            union = torch.where(nearest < 0, union, torch.sigmoid(-nearest / self.sigma))
+        return union.reshape(n, h, w)
 
     def _stock(self, pix: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         n = pix.shape[0]
