@@ -68,8 +68,8 @@ PRIOR_SIGMA = (math.radians(10.0), 0.005, 0.005)  # orbit (radians), translation
 # second polish frees distance, lens and position (against the nearest-face silhouette, whose 0.5
 # level lies on the outline, so it need not shrink the picture to answer the union's outward bias)
 # and is kept when the rigid mesh then follows the photo's outline to within NEARLY_RIGHT of its
-# radius on average (area between the outlines over their length). Measured on the tuning half's
-# near cameras: the exact meshes 0.3-1.1 %, the nearly right inputs 0.8-1.1 %; a voxel blob 2-4 %,
+# radius on average (area between the outlines over their length). Measured on near cameras: the
+# exact meshes 1.0-1.2 %, the nearly right inputs 0.55-1.4 %; blobs and warps 1.9-7.6 %,
 # where a swollen mesh and a short lens give the same picture and the held framing is the safer.
 FRAMING_POLISH = POLISH[1:2] + ((256, 15, 0.5),)
 NEARLY_RIGHT = 0.015
