@@ -68,13 +68,14 @@ def test_moments_of_a_tilted_bar():
 
 
 def test_refine_corrects_a_hand_placed_camera(example):
-    """10 degrees about the object with a 3 degree roll: back to the true picture. The lens was
-    right and stays so (for the exact mesh the framing is freed, and finds it again)."""
+    """10 degrees about the object with a 3 degree roll: back to the true picture. Distance, lens
+    and position are held (the mesh's own size and position errors look the same in a silhouette;
+    docs/method.md), and freeing them finds no closer outline here, so the lens stays the given one."""
     ex = example
     given = _moved(ex["camera"], ex["gt_verts"], (6.0, -8.0, 3.0))
     fit = fit_camera(ex["gt_verts"], ex["gt_faces"], ex["mask"], given, "refine")
     assert fit.accepted and fit.camera is fit.fitted
-    assert fit.lens_after == pytest.approx(fit.lens_before, rel=0.03)
+    assert fit.lens_after == pytest.approx(fit.lens_before, rel=0.01)
     assert _camera_iou(ex, given) < 0.85
     assert _camera_iou(ex, fit.camera) > 0.95
     assert fit.iou_after > 0.95 > fit.iou_before

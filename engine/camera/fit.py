@@ -159,7 +159,7 @@ def fit_camera(
     accepted = iou_after > before and _sees(fitted, verts)
     framing = accepted and mode == m.FIT_SEARCH
     if free_framing:
-        freed = _freed_framing(fitted if accepted else camera, levels, target, steps, verts)
+        freed = _freed_framing(CameraCorrection(fitted if accepted else camera, centre, size), levels, target, steps, verts)
         if freed is not None:
             fitted, iou_after, accepted, framing = freed, silhouette_iou(freed, points, faces, target), True, True
     turn, seconds = rotation_between_deg(camera, fitted), time.perf_counter() - t0
@@ -180,19 +180,16 @@ Mesh = tuple[torch.Tensor, torch.Tensor]  # (V, 3) float32 world points, (F, 3) 
 
 
 def _freed_framing(
-    start: BlenderCamera, levels: dict[int, Mesh], target: torch.Tensor, steps: _StepCounter, verts: np.ndarray
+    start: CameraCorrection, levels: dict[int, Mesh], target: torch.Tensor, steps: _StepCounter, verts: np.ndarray
 ) -> BlenderCamera | None:
-    """The camera polished from `start` with distance, lens and position free too, if under it the
-    rigid mesh follows the photo's outline to within NEARLY_RIGHT (and better than under `start`);
-    else None (the held framing stands)."""
-    lo, hi = verts.min(0), verts.max(0)
+    """The camera polished from `start` (a correction at zero) with distance, lens and position
+    free too, if under it the rigid mesh follows the photo's outline to within NEARLY_RIGHT (and
+    better than under the start); else None (the held framing stands)."""
     with deterministic_algorithms():
-        freed = _polish(
-            CameraCorrection(start, (lo + hi) / 2, float((hi - lo).max())), levels, target, 0.0, FRAMING_POLISH, steps, "nearest"
-        )
+        freed = _polish(start, levels, target, 0.0, FRAMING_POLISH, steps, "nearest")
     points, faces = levels[EVAL_SIZE]
     error = outline_error(freed, points, faces, target)
-    if error < min(NEARLY_RIGHT, outline_error(start, points, faces, target)) and _sees(freed, verts):
+    if error < min(NEARLY_RIGHT, outline_error(start.camera, points, faces, target)) and _sees(freed, verts):
         return freed
     return None
 
@@ -250,26 +247,31 @@ def silhouette_iou(
 ) -> float:
     """IoU of the mesh's hard silhouette and the (1, 1, H, W) target, at EVAL_SIZE, over the
     pixels `visible` ((1, 1, H, W), 0 where an occluder hides the object) or all of them."""
-    hw = _size(camera, EVAL_SIZE)
-    pix = _scaled(project(camera, points), camera, hw)
-    ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
-    sil = hard_silhouette(pix[None], faces, hw)
+    sil, ref = _hard_pair(camera, points, faces, target)
     if visible is not None:
-        seen = F.interpolate(visible, size=hw, mode="area")[0, 0] > 0.5
+        seen = F.interpolate(visible, size=ref.shape, mode="area")[0, 0] > 0.5
         ref, sil = ref & seen, sil & seen
-    return float(_iou(sil, ref)[0])
+    return float(_iou(sil[None], ref)[0])
 
 
 def outline_error(camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor) -> float:
     """How far the mesh's hard outline lies from the (1, 1, H, W) target's on average, as a share of
     the target's radius (sqrt(area / pi)), at EVAL_SIZE: the area between them over the length of
     the target's outline."""
-    hw = _size(camera, EVAL_SIZE)
-    ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
-    sil = hard_silhouette(_scaled(project(camera, points), camera, hw)[None], faces, hw)[0]
+    sil, ref = _hard_pair(camera, points, faces, target)
     outline = ref & (F.max_pool2d((~ref).float()[None, None], 3, 1, 1)[0, 0] > 0)
     radius = math.sqrt(max(int(ref.sum()), 1) / math.pi)
     return int((sil ^ ref).sum()) / max(int(outline.sum()), 1) / radius
+
+
+def _hard_pair(
+    camera: BlenderCamera, points: torch.Tensor, faces: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mesh's hard silhouette under `camera` and the (1, 1, H, W) target, both (h, w) bool at
+    EVAL_SIZE (the target area-filtered)."""
+    hw = _size(camera, EVAL_SIZE)
+    ref = F.interpolate(target, size=hw, mode="area")[0, 0] > 0.5
+    return hard_silhouette(_scaled(project(camera, points), camera, hw)[None], faces, hw)[0], ref
 
 
 def _size(camera: BlenderCamera, longest: int) -> tuple[int, int]:

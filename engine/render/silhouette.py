@@ -213,12 +213,12 @@ class SilhouetteRenderer:
         # log(1 - sigmoid(-d/sigma)) = -softplus(-d/sigma), summed per pixel.
         log_miss = torch.zeros(n * h * w, dtype=pix.dtype, device=pix.device)
         log_miss = log_miss.index_add(0, pixel, -torch.nn.functional.softplus(-d / self.sigma))
-        union = 1.0 - torch.exp(log_miss)
+        alpha = 1.0 - torch.exp(log_miss)
         if self.blend == "nearest":  # outside every face, the nearest face's coverage alone
             nearest = torch.full((n * h * w,), self.blur_px**2, dtype=pix.dtype, device=pix.device)
             nearest = nearest.scatter_reduce(0, pixel, d, "amin")
-            union = torch.where(nearest < 0, union, torch.sigmoid(-nearest / self.sigma))
-        return union.reshape(n, h, w)
+            alpha = torch.where(nearest < 0, alpha, torch.sigmoid(-nearest / self.sigma))
+        return alpha.reshape(n, h, w)
 
     def _stock(self, pix: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         n = pix.shape[0]
