@@ -266,9 +266,10 @@ CAMERA_ERRORS = {
 }
 
 
-def perturb_camera(case: Case, kind: str, seed: int = 0) -> BlenderCamera:
+def perturb_camera(case: Case, kind: str, seed: int = 0, turn: bool = True) -> BlenderCamera:
     """The case's camera with a random error of `kind` (CAMERA_ERRORS): an orbit about the object's
-    centre, a roll, a lens and distance change, a lens shift. Deterministic per case and seed."""
+    centre, a roll, a lens and distance change, a lens shift. Deterministic per case and seed.
+    `turn` False: the same error without the orbit and roll (the true viewing direction)."""
     from engine.camera.pose import CameraCorrection
 
     e = CAMERA_ERRORS[kind]
@@ -281,7 +282,7 @@ def perturb_camera(case: Case, kind: str, seed: int = 0) -> BlenderCamera:
     correction = CameraCorrection(case.camera, centre, size)
     depth = -float(correction.centre[2])
     correction.set_(
-        orbit=(roll * orbit).as_rotvec(),
+        orbit=(roll * orbit).as_rotvec() if turn else np.zeros(3),
         shift=np.array([0.0, 0.0, depth * (1 - rng.uniform(*e["distance"])) / size]),
         log_focal=float(np.log(rng.uniform(*e["lens"]))),
     )

@@ -167,6 +167,22 @@ def fit_camera(
     return CameraFit(mode, used, fitted, accepted, framing, before, iou_after, turn, camera.lens, fitted.lens, scored, seconds)
 
 
+def silhouette_optimum(
+    verts: np.ndarray, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera, hold_orbit: bool = False
+) -> BlenderCamera:
+    """The camera the silhouette alone prefers near `camera`: polished from it with nothing held
+    (no prior), against the nearest-face silhouette; `hold_orbit` keeps its viewing direction and
+    fits only distance, lens and position. A measurement (bench.camera_bounds): where the rigid
+    mesh's outline, not the optimizer, puts the camera."""
+    levels = _levels(verts, faces, None)
+    lo, hi = verts.min(0), verts.max(0)
+    correction = CameraCorrection(camera, (lo + hi) / 2, float((hi - lo).max()))
+    correction.orbit.requires_grad_(not hold_orbit)  # Adam skips a parameter without a gradient
+    target = torch.tensor(mask, dtype=torch.float32)[None, None]
+    with deterministic_algorithms():
+        return _polish(correction, levels, target, 0.0, POLISH, _StepCounter(None, 1), "nearest")
+
+
 def _check_match(iou: float) -> None:
     """A search's best rigid fit must overlap the photo by MIN_SEARCH_IOU at least."""
     if iou < MIN_SEARCH_IOU:

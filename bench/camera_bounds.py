@@ -1,0 +1,81 @@
+"""How right can a camera fitted to a coarse mesh's silhouette be? Bounds for the camera benchmark.
+
+    .venv/bin/python -m bench.camera_bounds --split tune
+
+Per case, camera IoU (bench.camera: the ground-truth mesh's silhouettes under a camera and under
+the true one) of:
+- `given`: the hand-placed ("near") camera as given;
+- `fitted`: today's refine-mode fit from it (bench.camera's near-refine run, shared cache);
+- `exact mesh`: the same fit with the ground-truth mesh in place of the coarse one (the fit's own
+  reach when the mesh is right);
+- `true turn`: the true viewing direction with the given camera's distance, lens and shift (a
+  perfect orbit under a held framing: the best a held fit can do);
+- `true turn, fitted framing`: the same with distance, lens and position then fitted to the coarse
+  mesh's silhouette (a perfect orbit under a freed framing);
+- `optimum near truth`: the camera the coarse mesh's silhouette prefers when polished from the
+  true camera itself, nothing held: where any fit that trusts the silhouette ends, however good
+  its start or search.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from engine.camera.fit import fit_camera, silhouette_optimum
+
+from .camera import camera_iou, run_camera
+from .cases import SPLITS, make_case, perturb_camera
+from .quality import CACHE, cached_run
+from .report import write_split_section
+
+COLUMNS = ("given", "fitted", "exact mesh", "true turn", "true turn, fitted framing", "optimum near truth")
+
+
+def bounds(case_name: str, seed: int) -> dict[str, float]:
+    """Camera IoU of each COLUMNS camera for one case's near camera."""
+    case = make_case(case_name, seed)
+    given = perturb_camera(case, "near", seed)
+    true_turn = perturb_camera(case, "near", seed, turn=False)
+    coarse = (case.coarse_verts, case.coarse_faces, case.mask)
+    fitted = cached_run(
+        CACHE / f"{case_name}-camera-near-refine-seed{seed}.npz", False, run_camera, case_name, "near-refine", seed
+    )
+    cameras = {
+        "given": given,
+        "exact mesh": fit_camera(case.gt_verts, case.gt_faces, case.mask, given, "refine").camera,
+        "true turn": true_turn,
+        "true turn, fitted framing": silhouette_optimum(*coarse, true_turn, hold_orbit=True),
+        "optimum near truth": silhouette_optimum(*coarse, case.camera),
+    }
+    return {"fitted": fitted["camera_iou_out"], **{k: camera_iou(case, c) for k, c in cameras.items()}}
+
+
+def table(rows: dict[str, dict[str, float]]) -> str:
+    lines = ["| case | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[k]:.3f}" for k in COLUMNS) + " |")
+    means = {k: float(np.mean([r[k] for r in rows.values()])) for k in COLUMNS}
+    lines.append("| **mean** | " + " | ".join(f"{means[k]:.3f}" for k in COLUMNS) + " |")
+    reach = {k: sum(r[k] >= 0.95 for r in rows.values()) for k in COLUMNS}
+    lines.append("| **cases at 0.95 or better** | " + " | ".join(str(reach[k]) for k in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=list(SPLITS), default="tune")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = {}
+    for name in SPLITS[args.split]:
+        rows[name] = bounds(name, args.seed)
+        print(name, " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
+    text = table(rows)
+    print(text)
+    write_split_section("Camera bounds", "camera_bounds", args.split, args.seed, text)
+
+
+if __name__ == "__main__":
+    main()
