@@ -12,7 +12,7 @@ import torch
 
 from engine.alignment import align
 from engine.camera import BlenderCamera, project
-from engine.camera.fit import fit_camera, search_start, unknown_camera
+from engine.camera.fit import fit_camera, search_start, silhouette_optimum, unknown_camera
 from engine.camera.moments import Moments
 from engine.camera.pose import CameraCorrection, rotation_between_deg
 from engine.errors import InputError
@@ -94,6 +94,19 @@ def test_a_refined_camera_takes_the_framing_only_for_a_nearly_right_mesh(example
     assert coarse.accepted and not coarse.framing
     assert coarse.lens_after == pytest.approx(given.lens, rel=0.01)
     assert _camera_iou(ex, exact.camera) > 0.95 > _camera_iou(ex, coarse.camera)
+
+
+def test_the_silhouettes_optimum_stays_at_the_true_camera_only_for_the_exact_mesh(example):
+    """Polished from the true camera with nothing held (bench.camera_bounds): the exact mesh keeps
+    it, the coarse blob's outline draws it away; holding the orbit keeps the viewing direction."""
+    ex = example
+    exact = silhouette_optimum(ex["gt_verts"], ex["gt_faces"], ex["mask"], ex["camera"])
+    coarse = silhouette_optimum(ex["verts"], ex["faces"], ex["mask"], ex["camera"])
+    held = silhouette_optimum(ex["verts"], ex["faces"], ex["mask"], ex["camera"], hold_orbit=True)
+    assert _camera_iou(ex, exact) > 0.97
+    assert _camera_iou(ex, coarse) < _camera_iou(ex, exact) - 0.05
+    assert rotation_between_deg(held, ex["camera"]) < 1e-6
+    assert held.lens != pytest.approx(ex["camera"].lens, rel=1e-3)  # the framing did move
 
 
 def test_the_fit_reports_progress_with_its_camera_and_can_be_cancelled(example):
