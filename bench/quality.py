@@ -26,7 +26,7 @@ from engine.refine import refine
 from engine.settings import preset
 
 from .cases import CASES, SPLITS, Case, make_case, render_mask, unseen_cameras
-from .report import machine, write_section
+from .report import machine, write_section, write_split_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"  # one .npz per (case, config, seed): reruns only what is missing
@@ -88,8 +88,8 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
     return out
 
 
-def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, tile: int = 150) -> None:
-    """Rows = cases. The input view as silhouettes (coarse, refined; yellow: both, red: mesh only,
+def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, seed: int = 0, tile: int = 150) -> None:
+    """Rows = cases (drawn with `seed`, as the results were). The input view as silhouettes (coarse, refined; yellow: both, red: mesh only,
     green: ground truth only), then two views the refinement never saw, shaded: from the side
     and from the top, each coarse | refined | ground truth."""
     from PIL import Image, ImageDraw
@@ -103,7 +103,7 @@ def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, 
     for j, (view, cfg) in enumerate(cols):
         draw.text((j * tile + 4, 2), f"{view}, {cfg.replace('default', 'refined')}", fill="black")
     for i, name in enumerate(cases):
-        case = make_case(name)
+        case = make_case(name, seed)
         side, _, _, top = unseen_cameras(case)
         gt_input = render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5
         for j, (view, cfg) in enumerate(cols):
@@ -188,16 +188,16 @@ def main(argv: list[str] | None = None) -> None:
             )
     text = table(results, args.cases, configs)
     print(text)
-    picture = f"benchmark_montage{'-' + args.split if args.split else ''}.png"
-    montage(results, args.cases, args.out.parent / picture)
-    title = f"Quality benchmark, {args.split} split" if args.split else "Quality benchmark"
-    command = f"--split {args.split} --configs {' '.join(args.configs)}" if args.split else ""
-    section = (
-        f"## {title} ({machine()})\n\n"
-        f"Command: `.venv/bin/python -m bench.quality {command}` (seed {args.seed}).\n\n{text}\n\n"
-        f"![before/after]({picture})\n"
-    )
-    write_section(args.out, f"quality-{args.split}" if args.split else "quality", section)
+    seeded = f"-seed{args.seed}" if args.seed else ""
+    picture = f"benchmark_montage-{args.split}{seeded}.png" if args.split else f"benchmark_montage{seeded}.png"
+    montage(results, args.cases, args.out.parent / picture, args.seed)
+    if args.split:
+        options = f" --configs {' '.join(args.configs)}"
+        text = f"{text}\n\n![before/after]({picture})"
+        write_split_section("Quality benchmark", "quality", args.split, args.seed, text, options, args.out)
+    else:
+        section = f"## Quality benchmark ({machine()})\n\nCommand: `.venv/bin/python -m bench.quality` (seed {args.seed}).\n\n"
+        write_section(args.out, "quality", f"{section}{text}\n\n![before/after]({picture})\n")
     print(f"wrote {args.out} and {args.out.parent / picture}")
 
 

@@ -42,15 +42,18 @@ def write_section(path: Path, name: str, section: str) -> None:
     path.write_text(text)
 
 
-def write_split_section(title: str, module: str, split: str, seed: int, text: str, options: str = "") -> None:
-    """One split's results as the generated block "<module>-<split>" of docs/benchmarks.md (with
-    another seed than 0, the fresh cases: "<module>-<split>-seed<N>"), with the machine and the
-    command that made them (`options`: its arguments beyond the split and the seed)."""
+def write_split_section(
+    title: str, module: str, split: str, seed: int, text: str, options: str = "", path: Path = BENCHMARKS_MD
+) -> None:
+    """One split's results as the generated block "<module>-<split>" of `path` (docs/benchmarks.md;
+    with another seed than 0, the fresh cases: "<module>-<split>-seed<N>"), with the machine and
+    the command that made them (`options`: its arguments beyond the split and the seed)."""
     heading, block = (
         (f"{split} split, seed {seed}", f"{module}-{split}-seed{seed}") if seed else (f"{split} split", f"{module}-{split}")
     )
     command = f".venv/bin/python -m bench.{module} --split {split} --seed {seed}{options}"
-    write_section(BENCHMARKS_MD, block, f"## {title}, {heading} ({machine()})\n\nCommand: `{command}`.\n\n{text}\n")
+    section = f"## {title}, {heading} ({machine()})\n\nCommand: `{command}`.\n\n{text}\n"
+    write_section(path, block, section)
 
 
 def rss_mb(pid: int | str = "self") -> float:
