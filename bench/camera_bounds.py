@@ -40,7 +40,7 @@ CHAMFER = ("Chamfer, true camera", "Chamfer, fitted", "Chamfer, true turn")
 
 
 def bounds(case_name: str, seed: int) -> dict[str, float]:
-    """Camera IoU of each COLUMNS camera for one case's near camera."""
+    """For one case's near camera: the camera IoU of each COLUMNS camera and the CHAMFER values."""
     case = make_case(case_name, seed)
     given = perturb_camera(case, "near", seed)
     true_turn = perturb_camera(case, "near", seed, turn=False)

@@ -89,9 +89,9 @@ def run_one(case_name: str, config: str, seed: int) -> dict:
 
 
 def montage(results: dict[tuple[str, str], dict], cases: list[str], path: Path, seed: int = 0, tile: int = 150) -> None:
-    """Rows = cases (drawn with `seed`, as the results were). The input view as silhouettes (coarse, refined; yellow: both, red: mesh only,
-    green: ground truth only), then two views the refinement never saw, shaded: from the side
-    and from the top, each coarse | refined | ground truth."""
+    """Rows = cases (drawn with `seed`, as the results were). The input view as silhouettes
+    (coarse, refined; yellow: both, red: mesh only, green: ground truth only), then two views the
+    refinement never saw, shaded: from the side and from the top, each coarse | refined | truth."""
     from PIL import Image, ImageDraw
 
     from .shading import shaded
