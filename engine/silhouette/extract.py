@@ -6,7 +6,8 @@ sure of becomes a hard label: what lies deep inside the projection (by half the 
 thin parts have no such core) is object, what lies far outside it and the picture's border are
 background; on a plain backdrop only where the photo agrees (the backdrop's colours are no hard
 object, other colours no hard background). Everything else is only "probably" object (inside the
-projection) or background (near it), and GrabCut's colour models decide. A cast shadow (a darker
+projection) or background (near it), and GrabCut's colour models decide (the final cut made with
+them again, its boundary weight for the picture's size: graph_cut.py). A cast shadow (a darker
 copy of the backdrop's colour: the plain backdrop's, or on a patterned one the colour filled in
 from around it) is offered to GrabCut as background in extra starts, and the outline on the
 strongest edges wins: an object's edge is sharp, a soft shadow's is not.
@@ -25,6 +26,7 @@ import numpy as np
 from ..camera import render_size
 from ..errors import InputError
 from ..metrics import iou
+from .graph_cut import cut
 from .resample import resize
 
 WORK_SIZE = 400  # longest side (px) GrabCut works at: its cost grows with the pixel count
@@ -120,14 +122,13 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
 def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, restart: int) -> np.ndarray:
     """(H, W) bool: GrabCut's object from the (H, W) labels, its k-means started by `restart`,
     specks that do not touch the projection dropped."""
-    labels = labels.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(restart)
     try:
-        cv2.grabCut(bgr, labels, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(bgr, labels.copy(), None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. one of the colour models got no pixels
         raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
-    return _keep_object(np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)), seed)
+    return _keep_object(cut(bgr, labels, fgd, bgd), seed)  # its models, a boundary weight for this size
 
 
 def _without_shadows(
