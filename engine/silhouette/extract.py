@@ -120,8 +120,9 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
 
 
 def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, restart: int) -> np.ndarray:
-    """(H, W) bool: GrabCut's object from the (H, W) labels, its k-means started by `restart`,
-    specks that do not touch the projection dropped."""
+    """(H, W) bool: the object from the (H, W) labels, cut (graph_cut.cut) with the colour models
+    GrabCut learns from them, its k-means started by `restart`; specks that do not touch the
+    projection dropped."""
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(restart)
     try:

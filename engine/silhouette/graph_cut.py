@@ -65,8 +65,8 @@ def cut(bgr: np.ndarray, labels: np.ndarray, fgd: np.ndarray, bgd: np.ndarray) -
 
 
 def _neighbour_difference(colours: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W) squared colour difference of each pixel to its (dy, dx) neighbour, and (H, W) bool:
-    whether that neighbour exists (dy >= 0)."""
+    """(H, W) squared colour difference of each pixel to its (dy, dx) neighbour (dy >= 0), and
+    (H, W) bool: whether that neighbour lies inside the picture."""
     h, w = colours.shape[:2]
     squared, valid = np.zeros((h, w)), np.zeros((h, w), bool)
     x0, x1 = max(-dx, 0), w - max(dx, 0)
