@@ -22,8 +22,6 @@ give the shape while the framing stays the hand-placed one.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from engine.camera.fit import fit_camera, silhouette_optimum
@@ -33,7 +31,7 @@ from engine.settings import preset
 from .camera import camera_iou, run_camera
 from .cases import SPLITS, make_case, perturb_camera
 from .quality import CACHE, cached_run, evaluate, run_one
-from .report import write_split_section
+from .report import run_split_rows
 
 COLUMNS = ("given", "fitted", "exact mesh", "true turn", "true turn, fitted framing", "optimum near truth")
 CHAMFER = ("Chamfer, true camera", "Chamfer, fitted", "Chamfer, true turn")
@@ -80,17 +78,7 @@ def table(rows: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(SPLITS), default="tune")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    rows = {}
-    for name in SPLITS[args.split]:
-        rows[name] = bounds(name, args.seed)
-        print(name, " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
-    text = table(rows)
-    print(text)
-    write_split_section("Camera bounds", "camera_bounds", args.split, args.seed, text)
+    run_split_rows(__doc__, "Camera bounds", "camera_bounds", SPLITS, bounds, table, argv)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ F-score with them found from the truth, next to the input's and the refinement's
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
@@ -24,7 +22,7 @@ from engine.metrics import mesh_accuracy, sample_points
 
 from .cases import SPLITS, make_case
 from .quality import CACHE, cached_run, run_one
-from .report import write_split_section
+from .report import run_split_rows
 
 KEYS = ("input", "refined", "depth oracle")
 
@@ -82,17 +80,7 @@ def table(rows: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(SPLITS), default="tune")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    rows = {}
-    for name in SPLITS[args.split]:
-        rows[name] = depth_oracle(name, args.seed)
-        print(name, " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
-    text = table(rows)
-    print(text)
-    write_split_section("Depth bounds", "depth_bounds", args.split, args.seed, text)
+    run_split_rows(__doc__, "Depth bounds", "depth_bounds", SPLITS, depth_oracle, table, argv)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -54,6 +56,31 @@ def write_split_section(
     command = f".venv/bin/python -m bench.{module} --split {split} --seed {seed}{options}"
     section = f"## {title}, {heading} ({machine()})\n\nCommand: `{command}`.\n\n{text}\n"
     write_section(path, block, section)
+
+
+def run_split_rows(
+    description: str,
+    title: str,
+    module: str,
+    splits: dict[str, list[str]],
+    row: Callable[[str, int], dict[str, float]],
+    table: Callable[[dict[str, dict[str, float]]], str],
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a benchmark with one row per case (--split, --seed): `row(case, seed)`
+    for each case of the split, printed as it comes, then `table(rows)` printed and written as
+    the split's block (write_split_section)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=list(splits), default="tune")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows = {}
+    for name in splits[args.split]:
+        rows[name] = row(name, args.seed)
+        print(name, " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
+    text = table(rows)
+    print(text)
+    write_split_section(title, module, args.split, args.seed, text)
 
 
 def rss_mb(pid: int | str = "self") -> float:
