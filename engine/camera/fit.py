@@ -38,6 +38,7 @@ import refine_protocol.messages as m
 
 from ..device import deterministic_algorithms
 from ..errors import InputError
+from ..frame import NormalizedFrame
 from ..inputs import check_view
 from ..losses import soft_iou
 from ..proxy import decimate
@@ -138,8 +139,8 @@ def fit_camera(
     levels = _levels(verts, faces, device)
     points, faces = levels[EVAL_SIZE]
     target = torch.tensor(mask, dtype=points.dtype, device=points.device)[None, None]
-    lo, hi = verts.min(0), verts.max(0)
-    centre, size = (lo + hi) / 2, float((hi - lo).max())
+    frame = NormalizedFrame.around(verts)  # the object's centre and size: the orbit's centre and the step's unit
+    centre, size = frame.centre, frame.scale
     if mode == m.FIT_SEARCH:
         starts, scored = _search(*levels[SEARCH_SIZE], target, camera, centre, size)
     else:
@@ -175,8 +176,8 @@ def silhouette_optimum(
     fits only distance, lens and position. A measurement (bench.camera_bounds): where the rigid
     mesh's outline, not the optimizer, puts the camera."""
     levels = _levels(verts, faces, None)
-    lo, hi = verts.min(0), verts.max(0)
-    correction = CameraCorrection(camera, (lo + hi) / 2, float((hi - lo).max()))
+    frame = NormalizedFrame.around(verts)
+    correction = CameraCorrection(camera, frame.centre, frame.scale)
     correction.orbit.requires_grad_(not hold_orbit)  # Adam skips a parameter without a gradient
     target = torch.tensor(mask, dtype=torch.float32)[None, None]
     with deterministic_algorithms():

@@ -182,6 +182,10 @@ class SilhouetteRenderer:
     backend: str = "fast"
     blend: str = "union"
 
+    def __post_init__(self) -> None:
+        if self.blend not in ("union", "nearest") or (self.blend == "nearest" and self.backend != "fast"):
+            raise ValueError(f"silhouette blend {self.blend!r} with backend {self.backend!r}")
+
     @property
     def blur_px(self) -> float:
         """Distance (pixels) beyond which a face's coverage probability drops under _MIN_PROB."""
@@ -196,8 +200,6 @@ class SilhouetteRenderer:
         Returns:
             (N, H, W) alpha in [0, 1].
         """
-        if self.blend not in ("union", "nearest") or (self.blend == "nearest" and self.backend != "fast"):
-            raise ValueError(f"silhouette blend {self.blend!r} with backend {self.backend!r}")
         if self.backend == "pytorch3d":
             return self._stock(pix, faces)
         if self.backend != "fast":
