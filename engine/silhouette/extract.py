@@ -52,6 +52,7 @@ RESTARTS = 3  # GrabCut runs from differently started colour models; the outline
 SHADOW_TOLERANCES = (SHADING, 2 * SHADING, 4 * SHADING)
 INPAINT_RADIUS = 6  # px at WORK_SIZE: the neighbourhood a patterned backdrop is filled in from
 SHADOW_KEEPS = 0.5  # IoU a start without shadows keeps with the plain start: a shadow no larger than the object
+MIN_PART = 0.01  # a connected part smaller than this share of the largest is a speck
 MIN_AREA, MAX_AREA = 0.002, 0.95  # a silhouette outside these shares of the picture is no object
 # Confidence. Below the LOW_ values a warning, below the MIN_ ones an error: the outline and the
 # mesh's disagree more than a coarse mesh does (seed IoU), the outline does not follow the photo's
@@ -94,19 +95,20 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
     agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
     backdrop = _Backdrop.fit(small)
-    if seed is not None and seed.any():
-        labels = _seed_labels(seed, agree, None if backdrop is None else backdrop.explained)
+    reach = _reach(seed) if seed is not None and seed.any() else None
+    if reach is not None:
+        labels = _seed_labels(seed, reach, agree, None if backdrop is None else backdrop.explained)
     else:
         labels = _border_labels(small, backdrop)
     # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
-    runs = [_grabcut(bgr, labels, seed, restart) for restart in range(RESTARTS)]
+    runs = [_grabcut(bgr, labels, reach, restart) for restart in range(RESTARTS)]
     grad = _gradient(small)
     if backdrop is not None and backdrop.spread < SHADOW_TOLERANCES[0]:
-        runs += _without_shadows(backdrop.shadow_distance(small), SHADOW_TOLERANCES, grad, bgr, labels, seed, runs[0])
+        runs += _without_shadows(backdrop.shadow_distance(small), SHADOW_TOLERANCES, grad, bgr, labels, reach, runs[0])
     else:  # a patterned backdrop: a shadow is a darker copy of what surrounds it
-        runs += _without_shadows(*_inpainted_shadow_distance(small, runs[0]), grad, bgr, labels, seed, runs[0])
+        runs += _without_shadows(*_inpainted_shadow_distance(small, runs[0]), grad, bgr, labels, reach, runs[0])
     contrasts = [_edge_contrast(grad, run) if run.any() else 0.0 for run in runs]
     best = int(np.argmax(contrasts))
     found = runs[best]
@@ -119,17 +121,17 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     return out
 
 
-def _grabcut(bgr: np.ndarray, labels: np.ndarray, seed: np.ndarray | None, restart: int) -> np.ndarray:
+def _grabcut(bgr: np.ndarray, labels: np.ndarray, reach: np.ndarray | None, restart: int) -> np.ndarray:
     """(H, W) bool: the object from the (H, W) labels, cut (graph_cut.cut) with the colour models
-    GrabCut learns from them, its k-means started by `restart`; specks that do not touch the
-    projection dropped."""
+    GrabCut learns from them, its k-means started by `restart`; what lies out of the projection's
+    `reach` and specks dropped (_keep_object)."""
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(restart)
     try:
         cv2.grabCut(bgr, labels.copy(), None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. one of the colour models got no pixels
         raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
-    return _keep_object(cut(bgr, labels, fgd, bgd), seed)  # its models, a boundary weight for this size
+    return _keep_object(cut(bgr, labels, fgd, bgd), reach)  # its models, a boundary weight for this size
 
 
 def _without_shadows(
@@ -138,7 +140,7 @@ def _without_shadows(
     grad: np.ndarray,
     bgr: np.ndarray,
     labels: np.ndarray,
-    seed: np.ndarray | None,
+    reach: np.ndarray | None,
     plain: np.ndarray,
 ) -> list[np.ndarray]:
     """GrabCut's objects ((H, W) bool each) from `labels` with the backdrop's cast shadows
@@ -152,7 +154,7 @@ def _without_shadows(
         if not shadowed.any():
             continue
         try:
-            run = _grabcut(bgr, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), seed, 0)
+            run = _grabcut(bgr, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), reach, 0)
         except InputError:  # nothing left to model the object with: the plain starts stand
             continue
         if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(grad, plain, run):
@@ -192,16 +194,15 @@ def _check_confidence(found: Extraction) -> None:
         )
 
 
-def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndarray | None) -> np.ndarray:
-    """GrabCut labels from the projection (H, W) bool: its core object, far outside and the
-    border background, the rest probable. With `trusted` (a silhouette found earlier without
-    this projection's help) that silhouette is what is probable, and a hard label needs both to
-    agree: a mesh seen through a camera that is still a little off must not force its errors
-    into the mask. With `backdrop` (the pixels a plain backdrop explains, _Backdrop) the photo
+def _seed_labels(seed: np.ndarray, reach: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndarray | None) -> np.ndarray:
+    """GrabCut labels from the projection (H, W) bool: its core object, what lies out of its
+    `reach` (_reach) and the border background, the rest probable. With `trusted` (a silhouette
+    found earlier without this projection's help) that silhouette is what is probable, and a hard
+    label needs both to agree: a mesh seen through a camera that is still a little off must not
+    force its errors into the mask. With `backdrop` (the pixels a plain backdrop explains, _Backdrop) the photo
     must agree as well: no hard object on the backdrop's colours, no hard background off them
     (a thin leg the coarse mesh missed stays GrabCut's to find)."""
     inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
-    outside = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 5)
     radius = np.sqrt(seed.sum() / np.pi)
     object_ok = np.ones_like(seed) if trusted is None else trusted  # where a hard object label may go
     background_ok = np.ones_like(seed) if trusted is None else ~trusted
@@ -209,7 +210,7 @@ def _seed_labels(seed: np.ndarray, trusted: np.ndarray | None, backdrop: np.ndar
         object_ok, background_ok = object_ok & ~backdrop, background_ok & backdrop
     # "Probably object": the earlier silhouette when there is one (the photo's own evidence), else the projection.
     labels = np.where(seed if trusted is None else trusted, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    labels[(outside > FAR * radius) & background_ok] = cv2.GC_BGD
+    labels[~reach & background_ok] = cv2.GC_BGD
     border = np.zeros_like(seed)
     border[[0, -1], :] = border[:, [0, -1]] = True
     labels[border & ~seed] = cv2.GC_BGD
@@ -311,20 +312,27 @@ def _filled(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA).astype(np.float64) / 255
 
 
-def _keep_object(found: np.ndarray, seed: np.ndarray | None) -> np.ndarray:
-    """The connected parts that touch the projection (else the largest part): specks of
-    background that look like the object are dropped; holes (a mug's handle) are kept."""
+def _reach(seed: np.ndarray) -> np.ndarray:
+    """(H, W) bool: where the object may lie given its projection `seed` ((H, W) bool, not empty):
+    within FAR object radii of it (of the disc with its area), as far as a coarse mesh's outline
+    may be off."""
+    outside = cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, 5)
+    return outside <= FAR * np.sqrt(seed.sum() / np.pi)
+
+
+def _keep_object(found: np.ndarray, reach: np.ndarray | None) -> np.ndarray:
+    """The connected parts of `found` ((H, W) bool) that come within the projection's `reach`
+    (_reach; None: the largest part alone), except specks under MIN_PART of the largest part.
+    A part apart from the projection itself is what a coarse mesh misplaced (a warped ant's
+    legs); one out of its reach is something else. Holes (a mug's handle) are kept."""
     count, parts = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
     if count <= 1:
         return found
     sizes = np.bincount(parts.ravel(), minlength=count)
     sizes[0] = 0
-    if seed is not None and (seed & found).any():
-        keep = np.unique(parts[seed & found])
-        keep = keep[(keep > 0) & (sizes[keep] >= 0.01 * sizes.max())]
-    else:
-        keep = np.array([int(np.argmax(sizes))])
-    return np.isin(parts, keep)
+    keep = np.unique(parts[reach & found]) if reach is not None else np.array([], int)
+    keep = keep[(keep > 0) & (sizes[keep] >= MIN_PART * sizes.max())]
+    return np.isin(parts, keep if keep.size else [int(np.argmax(sizes))])
 
 
 def _check_area(found: np.ndarray) -> None:
