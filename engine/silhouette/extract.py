@@ -199,9 +199,9 @@ def _seed_labels(seed: np.ndarray, reach: np.ndarray, trusted: np.ndarray | None
     `reach` (_reach) and the border background, the rest probable. With `trusted` (a silhouette
     found earlier without this projection's help) that silhouette is what is probable, and a hard
     label needs both to agree: a mesh seen through a camera that is still a little off must not
-    force its errors into the mask. With `backdrop` (the pixels a plain backdrop explains, _Backdrop) the photo
-    must agree as well: no hard object on the backdrop's colours, no hard background off them
-    (a thin leg the coarse mesh missed stays GrabCut's to find)."""
+    force its errors into the mask. With `backdrop` (the pixels a plain backdrop explains,
+    _Backdrop) the photo must agree as well: no hard object on the backdrop's colours, no hard
+    background off them (a thin leg the coarse mesh missed stays GrabCut's to find)."""
     inside = cv2.distanceTransform(seed.astype(np.uint8), cv2.DIST_L2, 5)
     radius = np.sqrt(seed.sum() / np.pi)
     object_ok = np.ones_like(seed) if trusted is None else trusted  # where a hard object label may go
