@@ -26,7 +26,7 @@ from .camera.pose import rotation_between_deg
 from .inputs import RefineInputs
 from .metrics import iou
 from .preview import silhouette
-from .silhouette import Extraction, extract_silhouette
+from .silhouette import Extraction, confirm_overlap, extract_silhouette
 from .silhouette.extract import WORK_SIZE
 
 SETTLED = 0.98  # silhouettes found from two cameras that overlap this much need no second fit
@@ -64,11 +64,15 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
         fitted = None if mode == m.FIT_OFF else fit(inputs.mask, inputs.camera, mode)
         return Alignment(inputs.mask, fitted, {"source": inputs.silhouette_source})
     find = _finder(inputs)
-    found = find(None if mode == m.FIT_SEARCH else inputs.camera)
+    # A camera still to be refined may be what is off: the first silhouette's overlap with its
+    # view of the mesh is judged once the camera is settled (a thin airplane's outline overlaps
+    # a blob's seen a few degrees off by 0.25, by 0.30 once the camera is fitted).
+    found = find(None if mode == m.FIT_SEARCH else inputs.camera, provisional=mode == m.FIT_REFINE)
     if mode == m.FIT_OFF:
         return Alignment(found.mask, None, _section([found]))
     first = fit(found.mask, inputs.camera, mode)
     if not first.accepted:
+        confirm_overlap(found)
         return Alignment(found.mask, first, _section([found]))
     again = find(first.camera, found.mask)
     if iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
@@ -82,9 +86,9 @@ def _finder(inputs: RefineInputs) -> Callable[..., Extraction]:
     found in the photo (silhouette.extract: hard labels only where both seeds agree)."""
     assert inputs.image is not None
 
-    def find(camera: BlenderCamera | None, earlier: np.ndarray | None = None) -> Extraction:
+    def find(camera: BlenderCamera | None, earlier: np.ndarray | None = None, provisional: bool = False) -> Extraction:
         prior = None if camera is None else silhouette(inputs.verts, inputs.faces, camera, WORK_SIZE)
-        return extract_silhouette(inputs.image, prior, earlier)
+        return extract_silhouette(inputs.image, prior, earlier, provisional)
 
     return find
 

@@ -81,12 +81,15 @@ class Extraction:
         }
 
 
-def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted: np.ndarray | None = None) -> Extraction:
+def extract_silhouette(
+    rgb: np.ndarray, prior: np.ndarray | None = None, trusted: np.ndarray | None = None, provisional: bool = False
+) -> Extraction:
     """The object's silhouette in `rgb` ((H, W, 3) float32 in [0, 1]), seeded by `prior` ((h, w)
     bool at any size of the photo's aspect: the mesh's projection; or None) and, if given, by
     `trusted` (an earlier silhouette of the photo, any size of its aspect, in [0, 1]: hard labels
     only where it agrees). Raises InputError when nothing object-like is found or the result is
-    not to be trusted."""
+    not to be trusted. `provisional`: the camera `prior` was seen through is still to be fitted,
+    so a low overlap with it is no error yet (confirm_overlap, once the camera is settled)."""
     t0 = time.perf_counter()
     h, w = rgb.shape[:2]
     size = render_size((w, h), min(WORK_SIZE, max(h, w)))[::-1]  # (w, h) for OpenCV
@@ -117,7 +120,7 @@ def extract_silhouette(rgb: np.ndarray, prior: np.ndarray | None = None, trusted
     seed_iou = None if seed is None else iou(found, seed)
     shadow = float((runs[0] & ~found).sum() / max(runs[0].sum(), 1)) if best >= RESTARTS else 0.0  # a shadow start won
     out = Extraction(mask, seed_iou, contrasts[best], time.perf_counter() - t0, shadow)
-    _check_confidence(out)
+    _check_confidence(out, provisional)
     return out
 
 
@@ -172,18 +175,26 @@ def _drops_soft_edges(grad: np.ndarray, plain: np.ndarray, found: np.ndarray) ->
     return not dropped.any() or grad[dropped].mean() < grad[kept].mean()
 
 
-def _check_confidence(found: Extraction) -> None:
-    """Raise InputError for a silhouette not to be trusted; add warnings for a doubtful one."""
+def confirm_overlap(found: Extraction) -> None:
+    """Raise InputError when the silhouette `found` overlaps the mesh seen through the camera
+    less than a coarse mesh overlaps its object (MIN_SEED_IOU)."""
+    if found.seed_iou is not None and found.seed_iou < MIN_SEED_IOU:
+        raise InputError(
+            f"image: what stands out in the photo does not look like the mesh seen from the camera (IoU {found.seed_iou:.2f}): "
+            f"the photo may show something else, or the camera is far off (fit it); {ASK_FOR_MASK}"
+        )
+
+
+def _check_confidence(found: Extraction, provisional: bool) -> None:
+    """Raise InputError for a silhouette not to be trusted (its overlap with the projection only
+    when not `provisional`); add warnings for a doubtful one."""
     seed_iou, contrast = found.seed_iou, found.edge_contrast
     if contrast < MIN_EDGE_CONTRAST:
         raise InputError(
             f"image: the object's outline cannot be found in the photo (it follows no edges: contrast {contrast:.1f}); {ASK_FOR_MASK}"
         )
-    if seed_iou is not None and seed_iou < MIN_SEED_IOU:
-        raise InputError(
-            f"image: what stands out in the photo does not look like the mesh seen from the camera (IoU {seed_iou:.2f}): "
-            f"the photo may show something else, or the camera is far off (fit it); {ASK_FOR_MASK}"
-        )
+    if not provisional:
+        confirm_overlap(found)
     if seed_iou is not None and seed_iou < LOW_SEED_IOU:
         found.warnings.append(
             f"the silhouette found in the photo overlaps the mesh's only {seed_iou:.2f} (IoU); check it (mask out)"
