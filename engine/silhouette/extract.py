@@ -26,7 +26,7 @@ import numpy as np
 from ..camera import render_size
 from ..errors import InputError
 from ..metrics import iou
-from .graph_cut import cut
+from .graph_cut import Grid, cut
 from .resample import resize
 
 WORK_SIZE = 400  # longest side (px) GrabCut works at: its cost grows with the pixel count
@@ -94,7 +94,8 @@ def extract_silhouette(
     h, w = rgb.shape[:2]
     size = render_size((w, h), min(WORK_SIZE, max(h, w)))[::-1]  # (w, h) for OpenCV
     small = resize(rgb, size)
-    bgr = np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
+    # OpenCV's BGR bytes, with the boundary weights every start's final cut shares
+    grid = Grid.of(np.ascontiguousarray((np.clip(small, 0, 1) * 255).round().astype(np.uint8)[..., ::-1]))
     seed = None if prior is None else resize(prior.astype(np.float32), size) > 0.5
     agree = None if trusted is None else resize(trusted.astype(np.float32), size) > 0.5
     backdrop = _Backdrop.fit(small)
@@ -106,12 +107,12 @@ def extract_silhouette(
     # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
-    runs = [_grabcut(bgr, labels, reach, restart) for restart in range(RESTARTS)]
+    runs = [_grabcut(grid, labels, reach, restart) for restart in range(RESTARTS)]
     grad = _gradient(small)
     if backdrop is not None and backdrop.spread < SHADOW_TOLERANCES[0]:
-        runs += _without_shadows(backdrop.shadow_distance(small), SHADOW_TOLERANCES, grad, bgr, labels, reach, runs[0])
+        runs += _without_shadows(backdrop.shadow_distance(small), SHADOW_TOLERANCES, grad, grid, labels, reach, runs[0])
     else:  # a patterned backdrop: a shadow is a darker copy of what surrounds it
-        runs += _without_shadows(*_inpainted_shadow_distance(small, runs[0]), grad, bgr, labels, reach, runs[0])
+        runs += _without_shadows(*_inpainted_shadow_distance(small, runs[0]), grad, grid, labels, reach, runs[0])
     contrasts = [_edge_contrast(grad, run) if run.any() else 0.0 for run in runs]
     best = int(np.argmax(contrasts))
     found = runs[best]
@@ -124,24 +125,24 @@ def extract_silhouette(
     return out
 
 
-def _grabcut(bgr: np.ndarray, labels: np.ndarray, reach: np.ndarray | None, restart: int) -> np.ndarray:
-    """(H, W) bool: the object from the (H, W) labels, cut (graph_cut.cut) with the colour models
-    GrabCut learns from them, its k-means started by `restart`; what lies out of the projection's
-    `reach` and specks dropped (_keep_object)."""
+def _grabcut(grid: Grid, labels: np.ndarray, reach: np.ndarray | None, restart: int) -> np.ndarray:
+    """(H, W) bool: the object in the `grid`'s picture from the (H, W) labels, cut (graph_cut.cut)
+    with the colour models GrabCut learns from them, its k-means started by `restart`; what lies
+    out of the projection's `reach` and specks dropped (_keep_object)."""
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(restart)
     try:
-        cv2.grabCut(bgr, labels.copy(), None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(grid.bgr, labels.copy(), None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # e.g. one of the colour models got no pixels
         raise InputError(f"image: the object could not be told from the background ({exc.msg.strip()}); {ASK_FOR_MASK}") from None
-    return _keep_object(cut(bgr, labels, fgd, bgd), reach)  # its models, a boundary weight for this size
+    return _keep_object(cut(grid, labels, fgd, bgd), reach)  # its models, a boundary weight for this size
 
 
 def _without_shadows(
     distance: np.ndarray,
     tolerances: tuple[float, ...],
     grad: np.ndarray,
-    bgr: np.ndarray,
+    grid: Grid,
     labels: np.ndarray,
     reach: np.ndarray | None,
     plain: np.ndarray,
@@ -157,7 +158,7 @@ def _without_shadows(
         if not shadowed.any():
             continue
         try:
-            run = _grabcut(bgr, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), reach, 0)
+            run = _grabcut(grid, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), reach, 0)
         except InputError:  # nothing left to model the object with: the plain starts stand
             continue
         if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(grad, plain, run):

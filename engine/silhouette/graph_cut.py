@@ -12,6 +12,8 @@ side, which keeps that trade-off the same at any size (GAMMA_PER_PX, chosen on t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import maxflow
 import numpy as np
@@ -38,23 +40,41 @@ def colour_cost(model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     return np.minimum(-np.logaddexp.reduce(np.stack(terms), axis=0), HARD)
 
 
-def cut(bgr: np.ndarray, labels: np.ndarray, fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Grid:
+    """A picture ready to be cut: its pixels and the boundary weight (GrabCut's contrast term, with
+    gamma for the picture's size) between each pixel and its NEIGHBOURS. They depend on the picture
+    alone, so every cut of it (one per GrabCut start) shares them."""
+
+    bgr: np.ndarray  # (H, W, 3) uint8
+    weights: tuple[np.ndarray, ...]  # (H, W) float64 per NEIGHBOURS entry, 0 where the neighbour is outside
+
+    @classmethod
+    def of(cls, bgr: np.ndarray) -> Grid:
+        colours = bgr.astype(np.float64)
+        steps = [_neighbour_difference(colours, dy, dx) for dy, dx, _ in NEIGHBOURS]
+        beta = 1.0 / (2 * np.mean(np.concatenate([s[valid] for s, valid in steps])) + 1e-12)  # GrabCut's
+        gamma = GAMMA_PER_PX * max(bgr.shape[:2])
+        weights = tuple(
+            np.where(valid, gamma * inverse_distance * np.exp(-beta * squared), 0.0)
+            for (_, _, inverse_distance), (squared, valid) in zip(NEIGHBOURS, steps)
+        )
+        return cls(bgr, weights)
+
+
+def cut(grid: Grid, labels: np.ndarray, fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
     """(H, W) bool object: the minimum cut of the colour costs (GrabCut's models `fgd`, `bgd`)
-    and GrabCut's contrast-sensitive boundary term with gamma for this picture's size; the hard
-    labels of `labels` (cv2.GC_FGD / GC_BGD, the start GrabCut was given) are kept."""
+    and the `grid`'s boundary weights; the hard labels of `labels` (cv2.GC_FGD / GC_BGD, the start
+    GrabCut was given) are kept."""
     h, w = labels.shape
-    colours = bgr.astype(np.float64)
-    object_cost = colour_cost(fgd, colours.reshape(-1, 3)).reshape(h, w)
-    background_cost = colour_cost(bgd, colours.reshape(-1, 3)).reshape(h, w)
-    steps = [_neighbour_difference(colours, dy, dx) for dy, dx, _ in NEIGHBOURS]
-    beta = 1.0 / (2 * np.mean(np.concatenate([s[valid] for s, valid in steps])) + 1e-12)  # GrabCut's
-    gamma = GAMMA_PER_PX * max(h, w)
+    colours = grid.bgr.astype(np.float64).reshape(-1, 3)
+    object_cost = colour_cost(fgd, colours).reshape(h, w)
+    background_cost = colour_cost(bgd, colours).reshape(h, w)
     graph = maxflow.Graph[float]()
     nodes = graph.add_grid_nodes((h, w))
-    for (dy, dx, inverse_distance), (squared, valid) in zip(NEIGHBOURS, steps):
+    for (dy, dx, _), weights in zip(NEIGHBOURS, grid.weights):
         structure = np.zeros((3, 3))
         structure[1 + dy, 1 + dx] = 1
-        weights = np.where(valid, gamma * inverse_distance * np.exp(-beta * squared), 0.0)
         graph.add_grid_edges(nodes, weights=weights, structure=structure, symmetric=True)
     # Source side = object: a pixel left on the sink side pays its source capacity.
     to_background = np.where(labels == cv2.GC_FGD, HARD, np.where(labels == cv2.GC_BGD, 0.0, background_cost))
