@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .threads import keep_cpu_share
+
 Step = Callable[[], tuple[dict[str, float], Any]]  # one iteration -> (values incl. "total", iterate)
 
 
@@ -43,6 +45,7 @@ def optimize(
         step = start(stage)
         stage_best, since_best = math.inf, 0
         for _ in range(stage.iterations):
+            keep_cpu_share()  # a neighbour's busy cores are not ours to fork onto
             out.iterations += 1
             values, iterate = step()  # the iterate these values were measured on (before the step)
             out.history.append(values)

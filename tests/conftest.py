@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests compare runs bit for bit (same seed, CLI against batch against server): one thread count
+# for every engine they start, as the engine would otherwise follow the machine's load.
+os.environ.setdefault("REFINE_THREADS", "2")
 EXAMPLE = ROOT / "examples" / "cow"
 BLENDER_PYTHON = Path(os.environ.get("REFINE_BLENDER_PYTHON", ROOT / ".venv-blender" / "bin" / "python"))
 SCENE_TOOLS = ROOT / "tests" / "blender" / "scene_tools.py"

@@ -20,9 +20,9 @@ class _Worker:
     """The actor: torch loaded once, with its share of the threads (or its GPU)."""
 
     def __init__(self, threads: int) -> None:
-        import torch
+        from ..threads import share_cpus
 
-        torch.set_num_threads(threads)
+        share_cpus(threads)
 
     def run(self, job: Job) -> Outcome:
         return run_job(job)

@@ -156,7 +156,9 @@ class LocalPool:
 def _init_worker(threads: int, gpus: int, started: Any) -> None:
     import torch
 
-    torch.set_num_threads(threads)
+    from ..threads import share_cpus
+
+    share_cpus(threads)
     with started.get_lock():
         number, started.value = started.value, started.value + 1
     if gpus:

@@ -43,6 +43,7 @@ from ..inputs import check_view
 from ..losses import soft_iou
 from ..proxy import decimate
 from ..render import SilhouetteRenderer, hard_silhouette
+from ..threads import keep_cpu_share
 from ..topology import weld, welded_faces
 from .blender import BlenderCamera, look_from, project, render_size, rescale_pixels
 from .moments import Moments, apply_similarity
@@ -312,6 +313,7 @@ def _search(points, faces, target, camera: BlenderCamera, centre: np.ndarray, si
     goal = Moments.of(ref[None].float())
     best: list[tuple[float, int, torch.Tensor]] = []  # (IoU, candidate, moved 2D points)
     for chunk in range(0, len(candidates), 32):
+        keep_cpu_share()
         cams = candidates[chunk : chunk + 32]
         pix = torch.stack([_scaled(project(c, points), c, hw) for c in cams])
         source = Moments.of(hard_silhouette(pix, faces, hw).float())
@@ -392,6 +394,7 @@ class _StepCounter:
 
     def __call__(self, camera: BlenderCamera, iou: float) -> None:
         self.done += 1
+        keep_cpu_share()
         if self.on_step is not None and self.on_step(self.done / self.total, camera, iou):
             raise FitCancelled
 

@@ -84,12 +84,13 @@ class Server:
         import torch
 
         from .. import __version__
+        from ..threads import usable_cpus
 
         self.token = token
         self.limits = limits or Limits()
         dev = pick_device(device)
         self.device = str(dev)
-        self.device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        self.device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({usable_cpus()} cores)"
         self.version = __version__
         self.listener = socket.create_server((host, port))
         self.host, self.port = self.listener.getsockname()[:2]
