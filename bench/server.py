@@ -22,6 +22,7 @@ import numpy as np
 
 from refine_protocol import Blob
 from refine_protocol.launcher import launch
+from refine_protocol.request import RefineRequest
 
 from .report import BENCHMARKS_MD, machine, rss_mb, write_section
 from .synthetic import job_inputs, sphere
@@ -42,7 +43,7 @@ def refine_seconds_per_iteration(
     client, job: str, verts, faces, camera, mask, progress_hz: float, iterations: int
 ) -> tuple[float, int]:
     settings = {"preset": "default", "iterations": iterations, "symmetry": "none"}
-    client.submit(job, verts, faces, camera, mask=mask, settings=settings, progress_hz=progress_hz)
+    client.submit(job, RefineRequest(verts, faces, camera, mask=mask, settings=settings, progress_hz=progress_hz))
     frames = 0
     for frame in client.job_frames(job):
         if frame.type == "progress":
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         small_cam, small_mask = job_inputs(small_v, small_f, 64)
         rss, t0 = [], time.perf_counter()
         for i in range(args.jobs):
-            client.submit(f"s{i}", small_v, small_f, small_cam, mask=small_mask, settings={"preset": "fast", "iterations": 5})
+            client.submit(
+                f"s{i}", RefineRequest(small_v, small_f, small_cam, mask=small_mask, settings={"preset": "fast", "iterations": 5})
+            )
             end = list(client.job_frames(f"s{i}"))[-1]
             assert end.type == "result", end.header
             if i in (0, args.jobs // 2, args.jobs - 1):

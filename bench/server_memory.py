@@ -23,6 +23,7 @@ from PIL import Image
 
 from engine.server import Limits
 from refine_protocol.launcher import launch
+from refine_protocol.request import RefineRequest
 from refine_protocol.wire import MAGIC, PREFIX
 
 from .report import BENCHMARKS_MD, machine, rss_mb, write_section
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     camera, mask = job_inputs(verts, faces, 64)
     with launch([sys.executable, "-m", "engine", "serve"], log=log) as engine, engine.client() as client:
         pid = engine.proc.pid
-        client.submit("warm", verts, faces, camera, mask=mask, settings={"preset": "fast", "iterations": 5})
+        client.submit("warm", RefineRequest(verts, faces, camera, mask=mask, settings={"preset": "fast", "iterations": 5}))
         assert list(client.job_frames("warm"))[-1].type == "result"
         base = settle(pid)
 
@@ -97,9 +98,12 @@ def main(argv: list[str] | None = None) -> None:
         photo = big_photo(4096)
         cam4k = {**camera, "resolution_x": 4096, "resolution_y": 4096}
         before = settle(pid)
-        client.submit("run", verts, faces, camera, mask=mask, settings={"preset": "naive", "iterations": 10_000}, progress_hz=0)
+        client.submit(
+            "run",
+            RefineRequest(verts, faces, camera, mask=mask, settings={"preset": "naive", "iterations": 10_000}, progress_hz=0),
+        )
         for i in range(args.queued):
-            client.submit(f"q{i}", verts, faces, cam4k, image=photo, settings={"preset": "fast"})
+            client.submit(f"q{i}", RefineRequest(verts, faces, cam4k, image=photo, settings={"preset": "fast"}))
         ends = [client.receive() for _ in range(args.queued + 2)]  # queued x (n+1), started
         assert all(f.type in ("queued", "started") for f in ends), [f.header for f in ends]
         queued = settle(pid) - before

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import refine_protocol.messages as m
+from refine_protocol.request import SETTING_OPTIONS
 
-from .errors import InputError
+from .errors import InputError, LimitError
 
 PARAMETERIZATIONS = ("largesteps", "offsets", "network")
 AUTO = "auto"  # device: CUDA when available, else the CPU
@@ -144,7 +145,7 @@ DEFAULT_WEIGHTS = Weights(silhouette=10.0, offset=100.0, along_ray=1000.0, lapla
 PRESETS: dict[str, Settings] = {
     # Chosen with bench/quality.py (see docs/benchmarks.md).
     # offset 100 and along_ray 1000: chosen on the tuning half of the broader benchmark for the
-    # smallest worst-case regression against the input (docs/method.md, "Never worse").
+    # smallest worst-case regression against the input (docs/method.md, "Regularizers").
     m.PRESET_DEFAULT: Settings(weights=DEFAULT_WEIGHTS),
     m.PRESET_FAST: Settings(iterations=80, max_size=160, weights=DEFAULT_WEIGHTS),
     # REFINE as published (lite network, authors' weights, Adam 7e-5, 400 iterations, 224 px,
@@ -182,3 +183,16 @@ def preset(name: str) -> Settings:
     if name not in PRESETS:
         raise InputError(f"settings: unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def resolve(options: dict[str, Any], device: str | None = None, max_iterations: int | None = None) -> Settings:
+    """The one way a job's settings are made (CLI, socket, batch row): the preset named in
+    `options` (refine_protocol.request.SETTING_OPTIONS; others are ignored, None means not
+    given), the other options and `device` as overrides, checked against `max_iterations` (a
+    server's limit: LimitError) and validated (InputError)."""
+    given = {k: v for k, v in options.items() if k in SETTING_OPTIONS and v is not None}
+    settings = preset(given.pop("preset", m.PRESET_DEFAULT)).with_overrides(**given, device=device)
+    if max_iterations is not None and not 1 <= settings.iterations <= max_iterations:
+        raise LimitError(f"settings: iterations must be in 1..{max_iterations}")
+    settings.validate()
+    return settings

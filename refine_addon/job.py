@@ -12,6 +12,7 @@ from typing import Any
 from .engine_link import EngineConfig, EngineLink, EngineUnavailable
 from .refine_protocol import messages as m
 from .refine_protocol.client import EngineClient, EngineError
+from .refine_protocol.request import RefineRequest
 
 _ids = itertools.count(1)
 
@@ -27,28 +28,14 @@ class Event:
     mask: Any = None  # result: (H, W) uint8, the silhouette the engine found in the photo (row 0 at the top)
 
 
-@dataclass
-class JobInput:
-    vertices: Any  # (V, 3) float32 world units
-    faces: Any  # (F, 3) int32
-    camera: dict[str, Any] | None  # None: a search from the photo's size (fit_camera 'search')
-    image: bytes | None = None
-    mask: Any = None  # (H, W) float32, row 0 at the top
-    settings: dict[str, Any] = field(default_factory=dict)
-    progress_hz: float = 10.0
-    find_silhouette: bool = False  # ignore the photo's alpha
-    parts: list[int] = field(default_factory=list)  # vertex counts of the asset's objects
-    occluder: tuple[Any, Any] | None = None  # (O, 3) float32 world, (G, 3) int32: what hides the asset
-
-
 class RefineJob:
     """Start with start(); poll `events`; cancel() from any thread. Always ends with exactly one
     of result / cancelled / error."""
 
-    def __init__(self, link: EngineLink, config: EngineConfig, job_input: JobInput) -> None:
+    def __init__(self, link: EngineLink, config: EngineConfig, request: RefineRequest) -> None:
         self.events: queue.Queue[Event] = queue.Queue()
         self.id = f"blender-{next(_ids)}"
-        self._link, self._config, self._input = link, config, job_input
+        self._link, self._config, self._request = link, config, request
         self._client: EngineClient | None = None  # set once the request is sent
         self._cancel = threading.Event()
         self._send = threading.Lock()  # a cancel frame must never interleave with another frame
@@ -77,21 +64,7 @@ class RefineJob:
             if self._cancel.is_set():
                 self.events.put(Event(m.CANCELLED))
                 return
-            i = self._input
-            client.submit(
-                self.id,
-                i.vertices,
-                i.faces,
-                i.camera,
-                image=i.image,
-                mask=i.mask,
-                settings=i.settings,
-                progress_hz=i.progress_hz,
-                find_silhouette=i.find_silhouette,
-                exif_orientation=False,  # the photo as Blender shows it (it ignores EXIF orientation)
-                parts=i.parts,
-                occluder=i.occluder,
-            )
+            client.submit(self.id, self._request)
             with self._send:
                 self._client = client
                 if self._cancel.is_set():  # cancelled while the request was being sent

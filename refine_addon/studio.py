@@ -16,24 +16,13 @@ import numpy as np
 from . import photo, scene_io
 from .asset import read_asset, read_occluder
 from .refine_protocol import messages as m
+from .refine_protocol.request import FILES, OPTION
 from .refinement import Refinement
 from .scene_io import InputProblem
 from .session import Inputs
 
 MANIFEST = "manifest.csv"
-COLUMNS = (
-    "name",
-    "mesh",
-    "image",
-    "camera",
-    "occluder",
-    "preset",
-    "symmetry",
-    "iterations",
-    "fit_camera",
-    "find_silhouette",
-    "exif_orientation",
-)
+COLUMNS = ("name", *FILES, *OPTION)  # a manifest for `refine-engine batch` (engine/batch/manifest.py)
 
 
 def row_name(object_name: str) -> str:
@@ -57,8 +46,7 @@ def export_row(context: bpy.types.Context, obj: bpy.types.Object, inputs: Inputs
     if camera is not None or inputs.fit_camera != m.FIT_SEARCH:
         (folder / f"{name}.camera.json").write_text(json.dumps(scene_io.camera_fields(camera, scene)))
         row["camera"] = f"{name}.camera.json"
-    row.update(preset=inputs.preset, symmetry=inputs.symmetry, fit_camera=inputs.fit_camera)
-    row["iterations"] = str(inputs.iterations) if inputs.iterations > 0 else ""
+    row.update({k: str(v) for k, v in inputs.settings().items()})  # the socket's settings object
     row["find_silhouette"] = "true" if inputs.silhouette == m.SILHOUETTE_AUTO else ""
     row["exif_orientation"] = "false"  # the photo as Blender shows it (it ignores EXIF orientation)
     return row

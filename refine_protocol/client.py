@@ -3,7 +3,7 @@
 Used by the Blender add-on (from a worker thread), the tests and the benchmarks::
 
     with EngineClient.connect("127.0.0.1", port, token) as client:
-        client.submit("job1", verts, faces, camera_fields, image=png_bytes)
+        client.submit("job1", RefineRequest(verts, faces, camera_fields, image=png_bytes))
         for frame in client.job_frames("job1"):
             ...  # progress frames, then one of result / cancelled / error
 """
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import messages as m
+from .request import RefineRequest
 from .wire import DEFAULT_MAX_FRAME, PROTOCOL_VERSION, Blob, Frame, read_frame, send_frame
 
 
@@ -60,60 +61,9 @@ class EngineClient:
     def send(self, header: dict[str, Any], blobs: list[Blob] | tuple[Blob, ...] = ()) -> None:
         send_frame(self.sock, header, blobs)
 
-    def submit(
-        self,
-        job: str,
-        vertices: Any,
-        faces: Any,
-        camera: dict[str, Any] | None,
-        *,
-        image: bytes | None = None,
-        mask: Any = None,
-        settings: dict[str, Any] | None = None,
-        progress_hz: float = 10.0,
-        progress_vertices: bool = True,
-        find_silhouette: bool = False,
-        exif_orientation: bool = True,
-        parts: list[int] | None = None,
-        occluder: tuple[Any, Any] | None = None,
-    ) -> None:
-        """Queue a refinement. vertices (V, 3) world units, faces (F, 3); image: an encoded image
-        file (PNG with alpha, JPEG, ...); mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top.
-        camera: Blender's fields (docs/protocol.md); None only with settings fit_camera "search".
-        find_silhouette: ignore the image's alpha, the engine finds the object in the photo.
-        exif_orientation: False to use the image's pixels as stored (as Blender shows them), not
-        turned as its EXIF orientation tag says (as photo viewers show them).
-        parts: vertex counts of consecutive parts when the mesh is several objects refined as one.
-        occluder: ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera."""
-        blobs = [Blob.from_array("vertices", vertices, "f32"), Blob.from_array("faces", faces, "i32")]
-        if image is not None:
-            blobs.append(Blob.from_array("image", image, "u8"))
-        if occluder is not None:
-            blobs += [
-                Blob.from_array("occluder_vertices", occluder[0], "f32"),
-                Blob.from_array("occluder_faces", occluder[1], "i32"),
-            ]
-        if mask is not None:
-            import numpy as np
-
-            arr = np.asarray(mask)
-            blobs.append(Blob.from_array("mask", arr, "u8" if arr.dtype == np.uint8 else "f32"))
-        header = {
-            "type": m.REFINE,
-            "job": job,
-            "settings": settings or {},
-            "progress_hz": progress_hz,
-            "progress_vertices": progress_vertices,
-        }
-        if camera is not None:
-            header["camera"] = camera
-        if find_silhouette:
-            header["find_silhouette"] = True
-        if not exif_orientation:
-            header["exif_orientation"] = False
-        if parts and len(parts) > 1:
-            header["parts"] = list(parts)
-        self.send(header, blobs)
+    def submit(self, job: str, request: RefineRequest) -> None:
+        """Queue a refinement (request.RefineRequest) under the id `job`."""
+        self.send(*request.to_frame(job))
 
     def cancel(self, job: str) -> None:
         self.send({"type": m.CANCEL, "job": job})

@@ -25,6 +25,7 @@ from engine.preview import silhouette
 from refine_protocol import MAGIC, PROTOCOL_VERSION, Blob, encode_frame, read_frame
 from refine_protocol.client import EngineClient, EngineError
 from refine_protocol.messages import TOKEN_ENV
+from refine_protocol.request import RefineRequest
 from refine_protocol.wire import PREFIX
 
 from .conftest import EXAMPLE, ROOT, ico_sphere, run_cli
@@ -51,7 +52,7 @@ def small():
 
 def run_job(client: EngineClient, job: str, small: dict, **kw) -> list:
     kw.setdefault("settings", {"preset": "fast", "iterations": 6})
-    client.submit(job, small["verts"], small["faces"], small["camera"], mask=small["mask"], **kw)
+    client.submit(job, RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"], **kw))
     return list(client.job_frames(job))
 
 
@@ -63,8 +64,8 @@ def test_refinement_over_the_socket_matches_the_cli(engine, tmp_path):
                    "--camera", str(EXAMPLE / "camera.json"), "--out", str(out), "--quiet", *args)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with engine.client() as client:
-        client.submit("cow", verts, faces, json.loads((EXAMPLE / "camera.json").read_text()),
-                      image=(EXAMPLE / "photo.png").read_bytes(), settings={"preset": "fast", "iterations": 30, "seed": 5})  # fmt: skip
+        client.submit("cow", RefineRequest(verts, faces, json.loads((EXAMPLE / "camera.json").read_text()),
+                      image=(EXAMPLE / "photo.png").read_bytes(), settings={"preset": "fast", "iterations": 30, "seed": 5}))  # fmt: skip
         frames = list(client.job_frames("cow"))
     assert [f.type for f in frames[:2]] == ["queued", "started"] and frames[-1].type == "result", frames[-1].header
     result = frames[-1]
@@ -97,8 +98,8 @@ def test_progress_streams_vertex_arrays(engine, small):
 
 def test_cancel_stops_within_one_iteration(engine, small):
     with engine.client() as client:
-        client.submit("long", small["verts"], small["faces"], small["camera"], mask=small["mask"],
-                      settings={"preset": "default", "iterations": 5000}, progress_hz=1000)  # fmt: skip
+        client.submit("long", RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"],
+                      settings={"preset": "default", "iterations": 5000}, progress_hz=1000))  # fmt: skip
         frames = client.job_frames("long")
         for frame in frames:
             if frame.type == "progress" and frame.header["iteration"] >= 3:
@@ -112,10 +113,15 @@ def test_cancel_stops_within_one_iteration(engine, small):
 
 def test_disconnect_mid_job_cancels_it_and_two_clients_see_only_their_own_jobs(engine, small):
     a, b = engine.client(), engine.client()
-    a.submit("x", small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"iterations": 5000})
+    a.submit(
+        "x", RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"iterations": 5000})
+    )
     next(f for f in a.job_frames("x") if f.type == "progress")
     b.submit(
-        "x", small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"preset": "fast", "iterations": 6}
+        "x",
+        RefineRequest(
+            small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"preset": "fast", "iterations": 6}
+        ),
     )
     # Position = waiting jobs ahead of it (the running one not counted): 0 starts next.
     assert b.receive().header == {"type": "queued", "job": "x", "position": 0}
@@ -130,10 +136,13 @@ def test_disconnect_mid_job_cancels_it_and_two_clients_see_only_their_own_jobs(e
 
 def test_queued_job_can_be_cancelled_and_the_queue_is_bounded(engine, small):
     with engine.client() as client:
-        client.submit("run", small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"iterations": 5000})
+        client.submit(
+            "run",
+            RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"], settings={"iterations": 5000}),
+        )
         for i in range(4):
-            client.submit(f"w{i}", small["verts"], small["faces"], small["camera"], mask=small["mask"])
-        client.submit("over", small["verts"], small["faces"], small["camera"], mask=small["mask"])
+            client.submit(f"w{i}", RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"]))
+        client.submit("over", RefineRequest(small["verts"], small["faces"], small["camera"], mask=small["mask"]))
         client.cancel("w2")
         client.cancel("run")
         ends = {}
@@ -240,8 +249,8 @@ def test_a_plain_photo_gets_its_silhouette_found_and_sent_back(engine, small):
     jpeg = io.BytesIO()
     Image.fromarray(np.kron(rgb, np.ones((2, 2, 1), np.uint8))).save(jpeg, "JPEG", quality=90)
     with engine.client() as client:
-        client.submit("plain", small["verts"], small["faces"], small["camera"], image=jpeg.getvalue(),
-                      settings={"preset": "fast", "iterations": 4})  # fmt: skip
+        client.submit("plain", RefineRequest(small["verts"], small["faces"], small["camera"], image=jpeg.getvalue(),
+                      settings={"preset": "fast", "iterations": 4}))  # fmt: skip
         result = list(client.job_frames("plain"))[-1]
     assert result.type == "result", result.header
     section = result.header["report"]["silhouette"]
@@ -254,7 +263,7 @@ def test_bad_requests_get_an_error_and_the_connection_lives_on(engine, small):
     with engine.client() as client:
         for name, (req, code, words) in _bad_requests(small).items():
             camera = req.pop("camera")
-            client.submit("bad", req.pop("vertices"), req.pop("faces"), camera, **req)
+            client.submit("bad", RefineRequest(req.pop("vertices"), req.pop("faces"), camera, **req))
             frame = client.receive()
             assert frame.type == "error" and frame.header["job"] == "bad", name
             assert frame.header["code"] == code and words in frame.header["message"], (name, frame.header)
@@ -290,7 +299,8 @@ def test_a_phone_photo_is_seen_upright_unless_the_client_says_otherwise(engine, 
         assert result.type == "result", result.header
         assert result.header["report"]["silhouette_iou"]["before"] > 0.6
         client.submit(
-            "stored", small["verts"], small["faces"], sideways["camera"], image=photo.getvalue(), exif_orientation=False
+            "stored",
+            RefineRequest(small["verts"], small["faces"], sideways["camera"], image=photo.getvalue(), exif_orientation=False),
         )
         frame = client.receive()
         assert frame.type == "error" and frame.header["code"] == "invalid_input", frame.header

@@ -20,6 +20,7 @@ from engine.preview import silhouette
 from engine.settings import PRESETS
 from refine_protocol import MAGIC, PROTOCOL_VERSION, read_frame
 from refine_protocol.launcher import launch
+from refine_protocol.request import RefineRequest
 from refine_protocol.wire import PREFIX
 
 from .conftest import ROOT, ico_sphere
@@ -51,7 +52,10 @@ def small_job_completes(e, job: str = "probe", within: float = 30.0) -> float:
     with e.client(timeout=within) as c:
         c.sock.settimeout(within)
         c.submit(
-            job, SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings={"preset": "fast", "iterations": 5}
+            job,
+            RefineRequest(
+                SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings={"preset": "fast", "iterations": 5}
+            ),
         )
         frames = list(c.job_frames(job))
     elapsed = time.monotonic() - t0
@@ -74,7 +78,10 @@ def job_end_and_silence(c, job: str):
 def test_every_preset_at_its_defaults_through_the_socket(engine, name):
     with engine.client() as c:
         c.submit(
-            name, SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings={"preset": name}, progress_hz=0
+            name,
+            RefineRequest(
+                SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings={"preset": name}, progress_hz=0
+            ),
         )
         frames = job_end_and_silence(c, name)
     assert frames[-1].type == "result", frames[-1].header
@@ -90,7 +97,10 @@ def test_the_longest_job_the_limits_allow(engine):
     with engine.client() as c:
         limit = c.info["limits"]["max_iterations"]
         settings = {"preset": "naive", "iterations": limit}
-        c.submit("long", SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings=settings, progress_hz=2)
+        c.submit(
+            "long",
+            RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"], settings=settings, progress_hz=2),
+        )
         frames = job_end_and_silence(c, "long")
     result = frames[-1]
     assert result.type == "result", result.header
@@ -117,8 +127,8 @@ def test_a_failure_anywhere_in_a_job_ends_it_once_and_the_worker_lives_on(tmp_pa
         with e.client() as c:
             for seed, (code, words) in FAULTS.items():
                 job = f"fault{seed}"
-                c.submit(job, SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"],
-                         settings={"preset": "fast", "iterations": 8, "seed": seed}, progress_hz=1000)  # fmt: skip
+                c.submit(job, RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"],
+                         settings={"preset": "fast", "iterations": 8, "seed": seed}, progress_hz=1000))  # fmt: skip
                 end = job_end_and_silence(c, job)[-1]
                 assert end.type == "error" and end.header["job"] == job, (seed, end.header)
                 assert end.header["code"] == code and words in end.header["message"], (seed, end.header)
@@ -129,12 +139,13 @@ def test_a_failure_anywhere_in_a_job_ends_it_once_and_the_worker_lives_on(tmp_pa
 PAUSED_CLIENT = """
 import sys
 from refine_protocol.client import EngineClient
+from refine_protocol.request import RefineRequest
 from tests.test_server_liveness import scene
 host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 big = scene(level=5, size=96)
 c = EngineClient.connect(host, port, token)
-c.submit("hog", big["verts"], big["faces"], big["camera"], mask=big["mask"],
-         settings={"preset": "naive", "iterations": 3000}, progress_hz=1000)
+c.submit("hog", RefineRequest(big["verts"], big["faces"], big["camera"], mask=big["mask"],
+         settings={"preset": "naive", "iterations": 3000}, progress_hz=1000))
 for frame in c.job_frames("hog"):
     if frame.type == "progress":
         print("reading", flush=True)
@@ -256,28 +267,30 @@ def test_queue_positions_quota_and_duplicate_ids(engine):
     with engine.client() as a, engine.client() as b:
         a.submit(
             "run",
-            SMALL["verts"],
-            SMALL["faces"],
-            SMALL["camera"],
-            mask=SMALL["mask"],
-            settings={"preset": "naive", "iterations": 10_000},
-            progress_hz=0,
+            RefineRequest(
+                SMALL["verts"],
+                SMALL["faces"],
+                SMALL["camera"],
+                mask=SMALL["mask"],
+                settings={"preset": "naive", "iterations": 10_000},
+                progress_hz=0,
+            ),
         )
         next(f for f in a.job_frames("run") if f.type == "started")
         for i in range(3):
-            b.submit(f"b{i}", SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"])
+            b.submit(f"b{i}", RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"]))
         assert [b.receive().header["position"] for _ in range(3)] == [0, 1, 2]
         b.cancel("b0")  # the jobs behind it move up and are told
         frames = [b.receive().header for _ in range(3)]
         assert {"type": "cancelled", "job": "b0", "iterations_run": 0} in frames
         assert {f["job"]: f["position"] for f in frames if f["type"] == "queued"} == {"b1": 0, "b2": 1}
         # A duplicate id is refused without naming the job (that id is still someone's live job).
-        a.submit("run", SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"])
+        a.submit("run", RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"]))
         dup = a.receive()
         assert dup.type == "error" and dup.header["code"] == "bad_request" and "job" not in dup.header
         # One client cannot fill the queue: 8 waiting jobs per connection.
         for i in range(3, 12):
-            b.submit(f"b{i}", SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"])
+            b.submit(f"b{i}", RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"]))
         codes = [b.receive().header.get("code") for _ in range(9)]
         assert codes.count("queue_full") == 3, codes
         a.cancel("run")
@@ -296,7 +309,7 @@ def test_image_over_the_pixel_limit_is_limit_exceeded(tmp_path):
     Image.new("RGBA", (200, 200)).save(png, "PNG")
     with engine_process(tmp_path / "e.log", "--max-image-pixels", "10000") as e, e.client() as c:
         cam = {**SMALL["camera"], "resolution_x": 32, "resolution_y": 32}
-        c.submit("big", SMALL["verts"], SMALL["faces"], cam, image=png.getvalue())
+        c.submit("big", RefineRequest(SMALL["verts"], SMALL["faces"], cam, image=png.getvalue()))
         reply = c.receive()
     assert reply.header["code"] == "limit_exceeded" and "200x200 pixels exceeds the limit of 10000" in reply.header["message"]
 
@@ -307,7 +320,7 @@ def test_shutdown_with_a_stalled_client_exits_promptly_and_tells_everyone(tmp_pa
         paused = start_paused_client(e)
         try:
             other = e.client()
-            other.submit("w", SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"])
+            other.submit("w", RefineRequest(SMALL["verts"], SMALL["faces"], SMALL["camera"], mask=SMALL["mask"]))
             assert other.receive().type == "queued"
             t0 = time.monotonic()
             if how == "shutdown":

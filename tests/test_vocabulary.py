@@ -76,3 +76,25 @@ def test_functions_stay_short_and_refine_is_a_composition():
         if isinstance(n, ast.FunctionDef) and n.name == "refine"
     )
     assert refine.end_lineno - refine.lineno + 1 < 40
+
+
+def test_every_request_option_is_a_cli_flag_a_manifest_column_and_a_socket_field():
+    """One definition of the request (refine_protocol/request.py): the CLI's flags, the batch
+    manifest's columns and the server's settings check all come from its option list."""
+    import argparse
+
+    from engine.batch.manifest import COLUMNS
+    from engine.cli import _refine_parser
+    from refine_protocol.request import FILES, OPTIONS, SETTINGS, check_settings
+
+    parser = argparse.ArgumentParser()
+    _refine_parser(parser.add_subparsers())
+    refine = parser._subparsers._group_actions[0].choices["refine"]  # type: ignore[union-attr]
+    flags = {a.dest: a.option_strings for a in refine._actions}
+    for option in OPTIONS:
+        assert flags.get(option.name) == [option.cli_flag], option.name
+        assert option.name in COLUMNS
+        if option.where == SETTINGS:
+            value = option.choices[-1] if option.choices else option.kind(1)
+            assert check_settings({option.name: value}) == {option.name: value}
+    assert set(FILES) <= set(COLUMNS)

@@ -1,9 +1,10 @@
 """A batch manifest: one refinement per row, from a CSV file (a header row) or JSON lines.
 
-Columns / keys: `mesh` and `image` (required), `camera`, `mask`, `occluder` (a mesh of what hides
-the object in the photo), `name` (the row's output folder; default: the mesh file's stem), and
-per-row options `preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`,
-`exif_orientation` (default true: photos turned as their EXIF orientation says).
+Columns / keys: the request's files (refine_protocol.request.FILES: `mesh` and `image` required,
+`camera`, `mask`, `occluder`, a mesh of what hides the object in the photo), `name` (the row's
+output folder; default: the mesh file's stem), and the request's options (request.OPTIONS:
+`preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`, `exif_orientation`,
+default true: photos turned as their EXIF orientation says).
 Relative paths are relative to the manifest's folder. A row that cannot be read (a missing file, a
 bad option) is kept with its problem: it fails alone.
 """
@@ -16,43 +17,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from refine_protocol.messages import FIT_SEARCH, PRESET_DEFAULT
+from refine_protocol.messages import FIT_SEARCH
+from refine_protocol.request import FILES, OPTION
 
 from ..errors import InputError
-from ..settings import Settings, preset
+from ..settings import Settings, resolve
 
-FILES = ("mesh", "image", "camera", "mask", "occluder")
-OPTIONS = {
-    "preset": str,
-    "symmetry": str,
-    "iterations": int,
-    "seed": int,
-    "fit_camera": str,
-    "find_silhouette": bool,
-    "exif_orientation": bool,
-}
-COLUMNS = (*FILES, "name", *OPTIONS)
+COLUMNS = (*FILES, "name", *OPTION)
 
 
 @dataclass(frozen=True)
 class Row:
     index: int  # 1-based, in the manifest's order
     name: str  # the output folder's name, unique in the batch
-    files: dict[str, Path] = field(default_factory=dict)  # role (FILES) -> absolute path
-    options: dict[str, Any] = field(default_factory=dict)  # OPTIONS given on the row
+    files: dict[str, Path] = field(default_factory=dict)  # role (request.FILES) -> absolute path
+    options: dict[str, Any] = field(default_factory=dict)  # request.OPTIONS given on the row
     problem: str = ""  # why the row cannot run ("" if it can)
 
     def settings(self, defaults: dict[str, Any]) -> Settings:
         """The row's settings: its preset with the batch's then the row's overrides, validated."""
-        given = {**defaults, **self.options}
-        overrides = {k: v for k, v in given.items() if k not in ("preset", "find_silhouette", "exif_orientation")}
-        settings = preset(given.get("preset", PRESET_DEFAULT)).with_overrides(**overrides)
-        settings.validate()
-        return settings
+        return resolve({**defaults, **self.options})
 
 
 def read_manifest(path: Path, defaults: dict[str, Any] | None = None) -> list[Row]:
-    """Rows of a .csv or .jsonl (JSON lines) manifest, checked with the batch's `defaults` (OPTIONS).
+    """Rows of a .csv or .jsonl (JSON lines) manifest, checked with the batch's `defaults` (request.OPTIONS).
     Raises InputError when the file itself cannot be read (a bad row only gets its `problem`)."""
     if not path.is_file():
         raise InputError(f"manifest: file not found: {path}")
@@ -101,7 +89,7 @@ def _row(index: int, record: dict[str, Any], folder: Path, defaults: dict[str, A
         for role in ("mesh", "image"):
             if role not in files:
                 raise InputError(f"no {role}")
-        options = {k: _option(k, record[k]) for k in OPTIONS if record.get(k) not in (None, "")}
+        options = {k: _option(k, record[k]) for k in OPTION if record.get(k) not in (None, "")}
         row = Row(index, name, files, options)
         if "camera" not in files and row.settings(defaults).fit_camera != FIT_SEARCH:
             raise InputError("a camera is required unless fit_camera is search")
@@ -121,14 +109,16 @@ def _path(value: Any, folder: Path) -> Path:
 
 
 def _option(key: str, value: Any) -> Any:
-    kind = OPTIONS[key]
-    if isinstance(value, str) and kind is not str:  # CSV cells are text
+    """A cell's value as its option's type (CSV cells are text), checked like a socket field."""
+    option = OPTION[key]
+    if isinstance(value, str) and option.kind is not str:
         text = value.lower()
-        if kind is bool and text in ("true", "1", "yes", "false", "0", "no"):
-            return text in ("true", "1", "yes")
-        if kind is int and text.lstrip("-").isdigit():
-            return int(text)
-        raise InputError(f"{key}: {value!r} is not a valid {kind.__name__}")
-    if type(value) is not kind:
-        raise InputError(f"{key}: {value!r} is not a valid {kind.__name__}")
+        if option.kind is bool and text in ("true", "1", "yes", "false", "0", "no"):
+            value = text in ("true", "1", "yes")
+        elif option.kind is int and text.lstrip("-").isdigit():
+            value = int(text)
+        else:
+            raise InputError(f"{key}: {value!r} is not a valid {option.kind.__name__}")
+    if type(value) is not option.kind:
+        raise InputError(f"{key}: {value!r} is not a valid {option.kind.__name__}")
     return value

@@ -12,14 +12,14 @@ from typing import Any
 
 import refine_protocol.messages as m
 
-from .requests import Limits, RefineRequest, RequestError
+from .requests import CheckedRequest, Limits, RequestError
 
 log = logging.getLogger("engine.server")
 
 
 @dataclass(eq=False)
 class Job:
-    request: RefineRequest
+    request: CheckedRequest
     owner: Any  # the Connection that submitted it; jobs are only visible to their owner
     cancel: threading.Event = field(default_factory=threading.Event)
     ended: bool = False  # its one result / cancelled / error frame has been sent

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import refine_protocol.messages as m
+import refine_protocol.request as r
 from refine_protocol import Frame
 from refine_protocol.messages import JOB_ID
 
@@ -18,7 +19,7 @@ from ..camera.fit import search_start
 from ..errors import InputError, LimitError
 from ..inputs import RefineInputs, check_mask, check_mesh, check_parts, check_photo, check_silhouette, check_view
 from ..io.image_io import load_image, load_silhouette
-from ..settings import Settings, preset
+from ..settings import Settings, resolve
 from ..silhouette import check_aspect
 
 
@@ -71,9 +72,9 @@ class Limits:
 
 
 @dataclass
-class RefineRequest:
-    """A validated refine request, kept small while it waits: the mesh as the frame's own arrays,
-    the photo still encoded, the silhouette as bytes."""
+class CheckedRequest:
+    """A validated refine request (refine_protocol.request.RefineRequest), kept small while it
+    waits: the mesh as the frame's own arrays, the photo still encoded, the silhouette as bytes."""
 
     job: str
     verts: np.ndarray  # (V, 3) float32 world units (a view of the frame)
@@ -101,10 +102,6 @@ class RefineRequest:
         return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder)
 
 
-# Settings a client may override, with their types; everything else comes from the preset.
-_SETTING_TYPES: dict[str, type] = {"preset": str, "iterations": int, "symmetry": str, "seed": int, "fit_camera": str}
-
-
 def job_id(header: dict[str, Any]) -> str:
     job = header.get("job")
     if not isinstance(job, str) or not JOB_ID.fullmatch(job):
@@ -112,7 +109,7 @@ def job_id(header: dict[str, Any]) -> str:
     return job
 
 
-def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
+def parse_refine(frame: Frame, limits: Limits) -> CheckedRequest:
     """Check a refine frame completely (shapes, limits, values, camera view). Raises RequestError."""
     h = frame.header
     job = job_id(h)
@@ -120,7 +117,7 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     if type(hz) not in (int, float) or not 0 <= hz <= 1000:
         raise RequestError(m.BAD_REQUEST, "'progress_hz' must be a number in 0..1000")
     pv = _flag(h, "progress_vertices", True)
-    exif_orientation = _flag(h, "exif_orientation", True)
+    exif_orientation = _flag(h, "exif_orientation", r.OPTION["exif_orientation"].default)
     try:
         settings = _settings(h.get("settings", {}), limits)
         verts, faces = _mesh(frame, limits)
@@ -140,25 +137,19 @@ def parse_refine(frame: Frame, limits: Limits) -> RefineRequest:
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
-    return RefineRequest(
+    return CheckedRequest(
         job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation
     )
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
-    if not isinstance(raw, dict):
-        raise RequestError(m.BAD_REQUEST, "'settings' must be an object")
-    for key, value in raw.items():
-        if key not in _SETTING_TYPES:
-            raise RequestError(m.BAD_REQUEST, f"settings: unknown field {key!r}; allowed: {', '.join(_SETTING_TYPES)}")
-        if type(value) is not _SETTING_TYPES[key]:
-            raise RequestError(m.BAD_REQUEST, f"settings: {key!r} must be of type {_SETTING_TYPES[key].__name__}")
-    # preset() and validate() raise InputError (-> invalid_input) for a bad preset, symmetry or seed.
-    settings = preset(raw.get("preset", m.PRESET_DEFAULT)).with_overrides(**{k: v for k, v in raw.items() if k != "preset"})
-    if not 1 <= settings.iterations <= limits.max_iterations:
-        raise RequestError(m.LIMIT_EXCEEDED, f"settings: iterations must be in 1..{limits.max_iterations}")
-    settings.validate()
-    return settings
+    """The request's settings: types and names checked (BAD_REQUEST), then resolved; a bad preset,
+    symmetry or seed raises InputError (INVALID_INPUT), too many iterations LimitError."""
+    try:
+        r.check_settings(raw)
+    except ValueError as exc:
+        raise RequestError(m.BAD_REQUEST, str(exc)) from None
+    return resolve(raw, max_iterations=limits.max_iterations)
 
 
 def _blob(frame: Frame, name: str, dtypes: tuple[str, ...], ndim: int | None = None) -> Any:
@@ -170,7 +161,7 @@ def _blob(frame: Frame, name: str, dtypes: tuple[str, ...], ndim: int | None = N
     return blob.to_array()
 
 
-MESH, OCCLUDER = ("vertices", "faces"), ("occluder_vertices", "occluder_faces")  # blob names of each mesh
+MESH, OCCLUDER = (r.VERTICES, r.FACES), (r.OCCLUDER_VERTICES, r.OCCLUDER_FACES)  # blob names of each mesh
 
 
 def _mesh(frame: Frame, limits: Limits, names: tuple[str, str] = MESH) -> Any:
@@ -218,8 +209,8 @@ def _flag(header: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _find_silhouette(header: dict[str, Any], frame: Frame) -> bool:
-    find = _flag(header, "find_silhouette", False)
-    if find and "mask" in frame.blobs:
+    find = _flag(header, "find_silhouette", r.OPTION["find_silhouette"].default)
+    if find and r.MASK in frame.blobs:
         raise RequestError(m.BAD_REQUEST, "'find_silhouette' and a 'mask' blob exclude each other")
     return find
 
@@ -230,9 +221,9 @@ def _image(
     """The encoded photo (kept for the job), the silhouette as (H, W) uint8 (None: found in the
     photo when the job starts), its source, and the photo's (W, H) (the mask's without a photo),
     turned as its EXIF orientation says if `exif_orientation`."""
-    encoded = frame.blobs["image"].data if "image" in frame.blobs else None
-    _blob(frame, "image", ("u8",), 1)  # dtype and shape check
-    raw_mask = _blob(frame, "mask", ("f32", "u8"), 2)
+    encoded = frame.blobs[r.IMAGE].data if r.IMAGE in frame.blobs else None
+    _blob(frame, r.IMAGE, ("u8",), 1)  # dtype and shape check
+    raw_mask = _blob(frame, r.MASK, ("f32", "u8"), 2)
     if raw_mask is not None:
         if raw_mask.size > limits.max_image_pixels:
             raise RequestError(m.LIMIT_EXCEEDED, f"mask: {raw_mask.size} pixels exceeds the limit of {limits.max_image_pixels}")

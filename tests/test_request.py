@@ -1,0 +1,56 @@
+"""The refine request as a client builds it (refine_protocol.request.RefineRequest) and as the
+engine's server reads it back: every field survives the wire, and a field at its default is not
+sent."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.server.requests import Limits, RequestError, parse_refine
+from refine_protocol import decode_frame, encode_frame
+from refine_protocol.request import RefineRequest, check_settings
+
+from .conftest import EXAMPLE
+
+
+def test_a_request_reads_back_as_it_was_sent(example):
+    camera = json.loads((EXAMPLE / "camera.json").read_text())
+    verts, faces = example["verts"], example["faces"]
+    half = len(verts) // 2
+    request = RefineRequest(
+        verts, faces, camera, image=(EXAMPLE / "photo.png").read_bytes(), settings={"preset": "fast", "iterations": 5, "seed": 3},
+        exif_orientation=False, parts=[half, len(verts) - half], occluder=(verts[:3] + 10, np.array([[0, 1, 2]])), progress_hz=2.0,
+    )  # fmt: skip
+    header, blobs = request.to_frame("cow")
+    assert "find_silhouette" not in header and header["exif_orientation"] is False  # defaults are left out
+    got = parse_refine(decode_frame(encode_frame(header, blobs)), Limits())
+    assert (got.job, got.settings.iterations, got.settings.seed) == ("cow", 5, 3)
+    assert got.settings.max_size == 160 and got.parts == (half, len(verts) - half) and got.progress_hz == 2.0
+    assert got.exif_orientation is False and got.camera.to_dict()["lens"] == camera["lens"]
+    np.testing.assert_array_equal(got.verts, verts.astype(np.float32))
+    np.testing.assert_array_equal(got.occluder[1], [[0, 1, 2]])
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"iterations": "5"}, "settings: 'iterations' must be of type int"),
+        ({"iterations": True}, "settings: 'iterations' must be of type int"),
+        ({"lr": 1.0}, "settings: unknown field 'lr'; allowed: preset, iterations, symmetry, seed, fit_camera"),
+        ([], "'settings' must be an object"),
+    ],
+)
+def test_a_bad_settings_field_is_named(settings, problem):
+    with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        check_settings(settings)
+
+
+def test_the_server_refuses_more_iterations_than_its_limit(example):
+    header, blobs = RefineRequest(example["verts"], example["faces"], None, mask=example["mask"],
+                                  settings={"fit_camera": "search", "iterations": 11}).to_frame("j")  # fmt: skip
+    with pytest.raises(RequestError, match=r"iterations must be in 1\.\.10") as info:
+        parse_refine(decode_frame(encode_frame(header, blobs)), Limits(max_iterations=10))
+    assert info.value.code == "limit_exceeded"
