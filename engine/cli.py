@@ -11,11 +11,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from refine_protocol.messages import FIT_CAMERA, FIT_OFF, FIT_REFINE, FIT_SEARCH, PRESET_DEFAULT, SILHOUETTE_AUTO
+from refine_protocol.messages import FIT_SEARCH, SILHOUETTE_AUTO
+from refine_protocol.report import ReportSummary
+from refine_protocol.request import OPTION, OPTIONS
 
 from .errors import InputError
 from .report import Report
-from .settings import AUTO, DEVICES, PRESETS, SYMMETRY, Settings, preset
+from .settings import AUTO, DEVICES, Settings, resolve
 
 
 def _refine_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,36 +34,25 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--occluder", type=Path, help="mesh (same frame) of what hides the object in the photo: those pixels are left out"
     )
-    p.add_argument(
-        "--find-silhouette",
-        action="store_true",
-        help="ignore the photo's alpha: find the object in the photo (seeded by the mesh)",
-    )
-    p.add_argument(
-        "--ignore-exif-orientation",
-        action="store_true",
-        help="use the photo's (and mask's) pixels as stored, as Blender shows them, not turned as "
-        "their EXIF orientation says (as photo viewers show them)",
-    )
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
-    p.add_argument(
-        "--fit-camera",
-        choices=list(FIT_CAMERA),
-        default=FIT_OFF,
-        help="off: the camera is exact; refine: correct a close camera; search: find the viewpoint "
-        "(with no --camera: the photo's size, Blender's default lens, a front view to start from)",
-    )
     p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
     p.add_argument("--out", required=True, type=Path, help="refined mesh (same topology and vertex order)")
-    p.add_argument("--preset", default=PRESET_DEFAULT, choices=list(PRESETS))
-    p.add_argument("--iterations", type=int, help="override the preset's iteration count")
-    p.add_argument("--symmetry", choices=SYMMETRY, help="symmetry plane: auto-detect, none, or a world axis")
+    _option_flags(p)
     p.add_argument("--device", choices=DEVICES, help="default: auto (CUDA when available)")
-    p.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
     p.add_argument("--report", type=Path, help="write a JSON report (losses per iteration, timings)")
     p.add_argument("--preview", type=Path, help="write a before/after PNG over the reference silhouette")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _option_flags(p: argparse.ArgumentParser) -> None:
+    """A flag per request option (refine_protocol.request.OPTIONS), with its type, choices and help.
+    A bool option is a switch away from its default."""
+    for o in OPTIONS:
+        if o.kind is bool:
+            p.add_argument(o.cli_flag, dest=o.name, action="store_false" if o.default else "store_true", help=o.help)
+        else:
+            p.add_argument(o.cli_flag, dest=o.name, type=o.kind, choices=o.choices, default=o.default, help=o.help)
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
@@ -81,7 +72,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         settings,
         args.find_silhouette,
         args.occluder,
-        exif_orientation=not args.ignore_exif_orientation,
+        exif_orientation=args.exif_orientation,
     )
     verts, faces = inputs.verts, inputs.faces
 
@@ -108,11 +99,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     """The preset with the command line's overrides, validated before any file is read."""
-    settings = preset(args.preset).with_overrides(
-        iterations=args.iterations, symmetry=args.symmetry, device=args.device, seed=args.seed, fit_camera=args.fit_camera
-    )
-    settings.validate()
-    return settings
+    return resolve(vars(args), device=args.device)
 
 
 def _run_with_progress(inputs, quiet: bool):
@@ -147,27 +134,22 @@ def _run_with_progress(inputs, quiet: bool):
         signal.signal(signal.SIGINT, previous)
 
 
-def _print_summary(out: Path, r: Report) -> None:
-    """The camera fit's verdict, the self-check's warnings and the one-line result."""
+def _print_summary(out: Path, report: Report) -> None:
+    """The camera fit's verdict, the found silhouette's checks, the warnings and the one-line result."""
+    r = ReportSummary.from_dict(report.to_dict())
     if r.camera is not None:
         c = r.camera
-        verdict = "used" if c["accepted"] else "rejected (no better than the given camera; the given camera was used)"
-        if c["accepted"] and c["framing"] and c["mode"] == FIT_REFINE:
-            verdict += ", distance and lens too (the mesh follows the photo's outline closely)"
+        verdict = "used" if c.accepted else "rejected (no better than the given camera; the given camera was used)"
         print(
-            f"camera {c['mode']}: silhouette IoU {c['iou_before']:.3f} -> {c['iou_after']:.3f}, turned {c['rotation_deg']:.1f} deg, "
-            f"lens {c['lens_before']:.1f} -> {c['lens_after']:.1f} mm, {c['seconds']:.1f} s: {verdict}"
+            f"camera {c.mode}: {c.change(precise=True)}, lens {c.lens_before:.1f} -> {c.lens_after:.1f} mm, {c.seconds:.1f} s: {verdict}"
         )
-    if r.silhouette and r.silhouette["source"] == SILHOUETTE_AUTO:
-        sil = r.silhouette
-        seed = "" if sil["seed_iou"] is None else f", overlap with the mesh {sil['seed_iou']:.2f}"
-        shadow = f", {sil['shadow_left_out']:.0%} left out as shadow on the backdrop" if sil["shadow_left_out"] >= 0.005 else ""
-        print(f"silhouette found in the photo (edge contrast {sil['edge_contrast']:.1f}{seed}{shadow}, {sil['seconds']:.1f} s)")
-    for warning in [*(r.silhouette or {}).get("warnings", []), *r.self_check["warnings"]]:
+    if r.silhouette is not None and r.silhouette.source == SILHOUETTE_AUTO:
+        print(r.silhouette.found())
+    for warning in r.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
-        f"{r.seconds['total']:.1f} s on {r.device}, silhouette IoU {_ious(r)})"
+        f"{r.seconds:.1f} s on {r.device}, silhouette IoU {r.iou_change()})"
     )
 
 
@@ -186,18 +168,17 @@ def _batch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: its address, 'auto' (the running one) or 'local'")
     p.add_argument("--force", action="store_true", help="redo rows whose outputs are up to date")
     p.add_argument("--timeout", type=float, default=0.0, help="seconds per row before it stops and fails (default: none)")
-    p.add_argument("--preset", choices=list(PRESETS), help="default preset for rows without one")
-    p.add_argument("--fit-camera", choices=list(FIT_CAMERA), help="default camera fit for rows without one")
+    p.add_argument("--preset", choices=OPTION["preset"].choices, help="default preset for rows without one")
+    p.add_argument("--fit-camera", choices=OPTION["fit_camera"].choices, help="default camera fit for rows without one")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    import os
-
     import torch
 
     from .batch import LocalPool, local_split, read_manifest, run_batch
     from .batch.summary import table, write_csv
+    from .threads import usable_cpus
 
     defaults = {k: v for k, v in (("preset", args.preset), ("fit_camera", args.fit_camera)) if v}
     rows = read_manifest(args.jobs, defaults)
@@ -206,7 +187,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         pool = RayPool(args.ray)
     else:
-        cpus, gpus = os.cpu_count() or 1, torch.cuda.device_count()
+        cpus, gpus = usable_cpus(), torch.cuda.device_count()
         workers = args.workers or local_split(cpus, gpus)[0]
         pool = LocalPool(workers, max(1, cpus // workers), gpus)
     bar = tqdm(total=len(rows), desc="batch", unit="row", disable=args.quiet, file=sys.stderr)
@@ -232,12 +213,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(table(results))
     print(f"{len(results) - failed} of {len(results)} rows done or up to date; summary: {args.out / 'summary.csv'}")
     return 1 if failed else 0
-
-
-def _ious(r: Report) -> str:
-    """'before -> after' of the input view's silhouette IoU."""
-    ious = r.silhouette_iou or {}
-    return f"{ious.get('before', float('nan')):.3f} -> {ious.get('after', float('nan')):.3f}"
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:

@@ -75,7 +75,7 @@ def main() -> int:
         return float(((a > 0.5) & (found > 0.5)).sum() / ((a > 0.5) | (found > 0.5)).sum())
 
     print(
-        f"{session.summary()}\nrefined '{cow.name}' in {report['seconds']['total']:.1f} s on {report['device']}; "
+        f"{session.summary()}\nrefined '{cow.name}' in {report.seconds:.1f} s on {report.device}; "
         f"silhouette IoU (Cycles renders through the found camera vs the silhouette found in the photo) "
         f"{iou(before):.3f} -> {iou(after):.3f}\nwrote {out / 'refined.blend'} and {out / 'before_after.png'}"
     )

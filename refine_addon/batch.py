@@ -121,15 +121,15 @@ def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, c
         return [row["object"], "FAILED", "", "", "", "", f"{time.perf_counter() - t0:.1f}", str(exc)[:60]]
     seconds = time.perf_counter() - t0
     print(f"refine {row['object']}: done in {seconds:.1f} s: {session.summary()}", flush=True)
-    ious, check = session.report.get("silhouette_iou") or {}, session.report.get("self_check") or {}
-    warnings = len(session.all_warnings())
+    said, warnings = session.report, len(session.all_warnings())
+    assert said is not None
     return [
         row["object"],
         "refined",
-        f"{ious['before']:.3f}" if ious else "",
-        f"{ious['after']:.3f}" if ious else "",
-        f"{100 * check['shift']:.1f} %" if "shift" in check else "",
-        f"{check['scale']:.3f}" if "scale" in check else "",
+        "" if said.iou_before is None else f"{said.iou_before:.3f}",
+        "" if said.iou_after is None else f"{said.iou_after:.3f}",
+        "" if said.shift is None else f"{100 * said.shift:.1f} %",
+        "" if said.scale is None else f"{said.scale:.3f}",
         f"{seconds:.1f}",
         f"{warnings} warning(s)" if warnings else "",
     ]

@@ -23,9 +23,11 @@ from . import photo, scene_io
 from .asset import Asset, read_asset, read_occluder
 from .camera_object import CameraPlan, FittedCamera, make_scene_camera
 from .engine_link import LINK, EngineConfig, EngineLink
-from .job import Event, JobInput, RefineJob
+from .job import Event, RefineJob
 from .properties import scene_settings
 from .refine_protocol import messages as m
+from .refine_protocol.report import CameraFitSummary, ReportSummary
+from .refine_protocol.request import RefineRequest
 from .refinement import Refinement
 from .scene_io import InputProblem
 
@@ -65,7 +67,7 @@ class Inputs:
 
 def read_job(
     context: bpy.types.Context, objects: Sequence[bpy.types.Object], inputs: Inputs
-) -> tuple[JobInput, Asset, CameraPlan | None]:
+) -> tuple[RefineRequest, Asset, CameraPlan | None]:
     """Check the scene and gather the engine's inputs: the objects as one asset (the first names
     the fitted camera and the found mask), and where a fitted camera will go (None: no fit).
     Nothing is changed. Raises InputProblem."""
@@ -80,8 +82,9 @@ def read_job(
     if choice.note:
         asset.warnings.append(choice.note)
     find = inputs.silhouette == m.SILHOUETTE_AUTO
-    job = JobInput(
+    job = RefineRequest(
         asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find,
+        exif_orientation=False,  # the photo as Blender shows it (it ignores EXIF orientation)
         parts=[part.count for part in asset.parts], occluder=read_occluder(context, inputs.occluders, objects),
     )  # fmt: skip
     plan = CameraPlan(
@@ -90,27 +93,15 @@ def read_job(
     return job, asset, None if inputs.fit_camera == m.FIT_OFF else plan
 
 
-def _camera_verdict(report: dict[str, Any], camera: str | None) -> str:
+def _camera_verdict(fit: CameraFitSummary | None, camera: str | None) -> str:
     """The camera fit's part of the summary (`camera`: the camera object made for the fit)."""
-    fit = report.get("camera")
-    if not fit:
+    if fit is None:
         return ""
-    change = f"silhouette IoU {fit['iou_before']:.2f} -> {fit['iou_after']:.2f}, turned {fit['rotation_deg']:.0f} deg"
-    if fit["accepted"] and fit.get("framing") and fit["mode"] == m.FIT_REFINE:
-        change += ", distance and lens too: the mesh follows the photo's outline closely"
-    if fit["accepted"]:
-        return f"; camera {'found' if fit['mode'] == m.FIT_SEARCH else 'corrected'} ({change}): '{camera}'"
+    if fit.accepted:
+        return f"; camera {'found' if fit.mode == m.FIT_SEARCH else 'corrected'} ({fit.change()}): '{camera}'"
     if camera is not None:  # a search without a camera, where nothing beat the front view
-        return f"; camera: no view matched better than the front view (silhouette IoU {fit['iou_before']:.2f}): '{camera}'"
-    return f"; camera fit rejected, your camera was used (no better: {change})"
-
-
-def _outcome(report: dict[str, Any]) -> str:
-    """The silhouette's IoU before and after, and how far the asset moved and scaled overall."""
-    ious, check = report.get("silhouette_iou") or {}, report.get("self_check") or {}
-    iou = f", silhouette IoU {ious['before']:.2f} -> {ious['after']:.2f}" if ious else ""
-    motion = f", moved {100 * check['shift']:.1f} % of its size, scaled x{check['scale']:.3f}" if "shift" in check else ""
-    return iou + motion
+        return f"; camera: no view matched better than the front view (silhouette IoU {fit.iou_before:.2f}): '{camera}'"
+    return f"; camera fit rejected, your camera was used (no better: {fit.change()})"
 
 
 class Session:
@@ -119,10 +110,10 @@ class Session:
     (KEPT), `reason` says why it failed (FAILED), `summary()` is the line to show the user."""
 
     def __init__(
-        self, job_input: JobInput, asset: Asset, camera_plan: CameraPlan | None, on_event: Callable[[Event], None] | None
+        self, request: RefineRequest, asset: Asset, camera_plan: CameraPlan | None, on_event: Callable[[Event], None] | None
     ) -> None:
         self.asset = asset
-        self.job_input = job_input
+        self.request = request
         self._fitted = None if camera_plan is None else FittedCamera(camera_plan)
         self.camera: str | None = None  # the camera object kept for a fitted camera
         self.mask: str | None = None  # the image made for a silhouette found in the photo
@@ -131,7 +122,7 @@ class Session:
         self.progress, self.status = 0.0, "Connecting to the engine..."
         self.outcome: str | None = None
         self.reason = ""
-        self.report: dict[str, Any] = {}
+        self.report: ReportSummary | None = None  # once the engine's result arrived
         self._keys: list[Refinement] = []
         self._job: RefineJob | None = None
 
@@ -155,7 +146,7 @@ class Session:
             for keys in self._keys:
                 keys.rollback()
             raise
-        self._job = RefineJob(link, config, self.job_input).start()
+        self._job = RefineJob(link, config, self.request).start()
         return self
 
     @property
@@ -191,7 +182,8 @@ class Session:
 
     def summary(self) -> str:
         if self.outcome == KEPT:
-            return f"Refined {self._names()}: {self.report.get('iterations_run', '?')} iterations{_outcome(self.report)}{self._notes()}"
+            assert self.report is not None
+            return f"Refined {self._names()}: {self.report.iterations_run} iterations{self.report.outcome()}{self._notes()}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
@@ -209,15 +201,14 @@ class Session:
         return (
             (f"; started from the shape keys {', '.join(keys)}" if keys else "")
             + (f"; fitted with the modifiers of {', '.join(fitted_through)}" if fitted_through else "")
-            + _camera_verdict(self.report, self.camera)
+            + _camera_verdict(self.report.camera if self.report else None, self.camera)
             + (f"; silhouette found in the photo: '{self.mask}'" if self.mask else "")
             + "".join(f"; warning: {w}" for w in self.all_warnings())
         )
 
     def all_warnings(self) -> list[str]:
         """The scene's warnings, the found silhouette's and the engine's self-check's."""
-        found, check = self.report.get("silhouette") or {}, self.report.get("self_check") or {}
-        return [*self.warnings, *found.get("warnings", []), *check.get("warnings", [])]
+        return [*self.warnings, *(self.report.warnings if self.report else ())]
 
     def _apply(self, event: Event, latest: Any) -> Any:
         h = event.header
@@ -237,7 +228,7 @@ class Session:
         elif event.kind == m.STARTED:
             self.status = "Refining..."
         elif event.kind == m.RESULT:
-            self.report = h.get("report", {})
+            self.report = ReportSummary.from_dict(h.get("report") or {})
             self._end(KEPT, vertices=event.vertices, camera=h.get("camera"), mask=event.mask)
         elif event.kind == m.CANCELLED:
             self._end(CANCELLED)
@@ -270,10 +261,10 @@ class Session:
     def _keep_camera(self, fields: dict[str, Any] | None) -> None:
         """Keep a camera object for an accepted fit, or for the one a search started from when
         the scene had no camera to fall back on; else remove it. The user's camera is never changed."""
-        fitted, fit = self._fitted, self.report.get("camera")
+        fitted, fit = self._fitted, self.report.camera if self.report else None
         if fitted is None:
             return
-        if fields is None or not fit or not (fit["accepted"] or fitted.plan.user_camera is None):
+        if fields is None or fit is None or not (fit.accepted or fitted.plan.user_camera is None):
             fitted.remove()
             return
         scene = self._scene()

@@ -15,6 +15,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from refine_protocol.report import ReportSummary
+from refine_protocol.request import OPTION
+
 from .. import __version__
 from ..errors import InputError
 from ..io import save_mesh
@@ -29,8 +32,8 @@ REPORT, CAMERA = "report.json", "camera.json"
 @dataclass(frozen=True)
 class Job:
     name: str
-    inputs: dict[str, tuple[str, bytes]]  # role (manifest.FILES) -> (file name, its bytes)
-    options: dict[str, Any]  # the batch's defaults merged with the row's (manifest.OPTIONS)
+    inputs: dict[str, tuple[str, bytes]]  # role (request.FILES) -> (file name, its bytes)
+    options: dict[str, Any]  # the batch's defaults merged with the row's (request.OPTIONS)
     timeout_s: float = 0.0  # 0: none; else the run stops (cooperatively) and fails after this long
 
     @cached_property
@@ -79,16 +82,16 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
         paths[role].parent.mkdir(parents=True)
         paths[role].write_bytes(data)
     settings = Row(0, job.name, options=job.options).settings({})
-    find = bool(job.options.get("find_silhouette", False))
+    flags = {name: job.options.get(name, OPTION[name].default) for name in ("find_silhouette", "exif_orientation")}
     inputs, _ = load_inputs(
         paths["mesh"],
         paths["image"],
         paths.get("camera"),
         paths.get("mask"),
         settings,
-        find,
+        flags["find_silhouette"],
         paths.get("occluder"),
-        exif_orientation=bool(job.options.get("exif_orientation", True)),
+        exif_orientation=flags["exif_orientation"],
     )
     deadline = t0 + job.timeout_s if job.timeout_s > 0 else float("inf")
     result = refine_inputs(inputs, lambda _p: time.perf_counter() > deadline)
@@ -100,6 +103,5 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
     files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(report.to_dict(), indent=1).encode()}
     if report.camera is not None:
         files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
-    ious = report.silhouette_iou or {}
-    warnings = [*(report.silhouette or {}).get("warnings", []), *report.self_check["warnings"]]
-    return Outcome("done", time.perf_counter() - t0, "", ious.get("before"), ious.get("after"), warnings, files)
+    said = ReportSummary.from_dict(report.to_dict())
+    return Outcome("done", time.perf_counter() - t0, "", said.iou_before, said.iou_after, list(said.warnings), files)

@@ -226,7 +226,7 @@ def photo_scenarios() -> dict:
     left = [float((render_alpha(WORK / "plain_start.png")[:, :48] > 0.5).mean())]
     session = a.session.run_blocking(bpy.context, [obj], config, a.session.Inputs.from_panel(scene))
     left.append(float((render_alpha(WORK / "plain_masked.png")[:, :48] > 0.5).mean()))
-    out["masked"] = [session.report["silhouette"]["source"], *left]
+    out["masked"] = [session.report.silhouette.source, *left]
     scene.refine.silhouette, scene.refine.mask_image = "ALPHA", None
     return out
 
@@ -261,7 +261,7 @@ def main() -> None:
     panel = a.session.Inputs.from_panel(scene)
     report = a.session.run_blocking(bpy.context, [obj], a.preferences.engine_config(bpy.context), panel).report
     a.refinement.Refinement.show = real_show
-    found["iterations"] = report["iterations_run"]
+    found["iterations"] = report.iterations_run
     found["updates"] = len(shown)
     found["updates_differ"] = len(shown) > 1 and not np.array_equal(shown[0], shown[-1])
     keys = obj.data.shape_keys.key_blocks

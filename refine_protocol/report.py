@@ -1,0 +1,123 @@
+"""Reading a refinement's report (engine/report.py's `Report.to_dict()`, the result frame's
+"report"), standard library only: the add-on, the CLI and the batch read the same typed summary and
+say the same sentences, written once here. The report's full schema is in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import messages as m
+
+
+@dataclass(frozen=True)
+class CameraFitSummary:
+    """The camera fit (the report's "camera"): `mode` refine or search; `accepted`: the fitted
+    camera was used; `framing`: a refine also moved distance and lens; IoUs of the mesh's silhouette
+    with the photo's before and after; the turn in degrees; the lens in mm before and after."""
+
+    mode: str
+    accepted: bool
+    framing: bool
+    iou_before: float
+    iou_after: float
+    rotation_deg: float
+    lens_before: float
+    lens_after: float
+    seconds: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CameraFitSummary:
+        names = ("iou_before", "iou_after", "rotation_deg", "lens_before", "lens_after", "seconds")
+        return cls(d["mode"], bool(d["accepted"]), bool(d.get("framing")), *(float(d[n]) for n in names))
+
+    def change(self, precise: bool = False) -> str:
+        """e.g. "silhouette IoU 0.32 -> 0.92, turned 137 deg" (precise: 0.324 -> 0.917, 136.6 deg),
+        and the framing when it moved."""
+        iou, turn = (3, 1) if precise else (2, 0)
+        text = f"silhouette IoU {self.iou_before:.{iou}f} -> {self.iou_after:.{iou}f}, turned {self.rotation_deg:.{turn}f} deg"
+        if self.accepted and self.framing and self.mode == m.FIT_REFINE:
+            text += ", distance and lens too: the mesh follows the photo's outline closely"
+        return text
+
+
+@dataclass(frozen=True)
+class SilhouetteSummary:
+    """Where the silhouette came from (the report's "silhouette"): `source` (messages.SILHOUETTE_*);
+    for one found in the photo its checks: overlap with the mesh (`seed_iou`, None without one),
+    edge contrast, the share left out as shadow, seconds, and its warnings."""
+
+    source: str
+    seed_iou: float | None = None
+    edge_contrast: float = 0.0
+    shadow_left_out: float = 0.0
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SilhouetteSummary:
+        seed = d.get("seed_iou")
+        return cls(
+            d["source"], None if seed is None else float(seed), float(d.get("edge_contrast", 0.0)),
+            float(d.get("shadow_left_out", 0.0)), float(d.get("seconds", 0.0)), tuple(d.get("warnings", ())),
+        )  # fmt: skip
+
+    def found(self) -> str:
+        """e.g. "silhouette found in the photo (edge contrast 20.5, overlap with the mesh 0.91, 4.2 s)"."""
+        seed = "" if self.seed_iou is None else f", overlap with the mesh {self.seed_iou:.2f}"
+        shadow = f", {self.shadow_left_out:.0%} left out as shadow on the backdrop" if self.shadow_left_out >= 0.005 else ""
+        return f"silhouette found in the photo (edge contrast {self.edge_contrast:.1f}{seed}{shadow}, {self.seconds:.1f} s)"
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What the CLI, the add-on and the batch summary tell a user about a finished run."""
+
+    device: str
+    vertices: int
+    iterations_run: int
+    best_iteration: int
+    seconds: float  # the whole run
+    iou_before: float | None  # the input mesh's silhouette IoU with the photo's (the camera used, 256 px)
+    iou_after: float | None  # the result's
+    shift: float | None  # how far the asset moved overall, a fraction of its size (self-check)
+    scale: float | None  # its overall scale factor (self-check)
+    camera: CameraFitSummary | None = None
+    silhouette: SilhouetteSummary | None = None
+    warnings: tuple[str, ...] = field(default=())  # the silhouette's, then the self-check's
+
+    @classmethod
+    def from_dict(cls, report: dict[str, Any]) -> ReportSummary:
+        ious, check = report.get("silhouette_iou") or {}, report.get("self_check") or {}
+        camera, silhouette = report.get("camera"), report.get("silhouette")
+        found = None if not silhouette else SilhouetteSummary.from_dict(silhouette)
+        return cls(
+            str(report.get("device", "")), int(report.get("vertices", 0)), int(report.get("iterations_run", 0)),
+            int(report.get("best_iteration", 0)), float((report.get("seconds") or {}).get("total", 0.0)),
+            _number(ious.get("before")), _number(ious.get("after")), _number(check.get("shift")), _number(check.get("scale")),
+            None if not camera else CameraFitSummary.from_dict(camera), found,
+            (*(found.warnings if found else ()), *check.get("warnings", ())),
+        )  # fmt: skip
+
+    def iou_change(self, digits: int = 3) -> str:
+        """e.g. "0.807 -> 0.977" ("n/a" for a side not measured)."""
+        return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
+
+    def outcome(self) -> str:
+        """e.g. ", silhouette IoU 0.81 -> 0.98, moved 1.2 % of its size, scaled x0.990"."""
+        iou = f", silhouette IoU {self.iou_change(2)}" if self.iou_before is not None else ""
+        motion = (
+            ""
+            if self.shift is None or self.scale is None
+            else f", moved {100 * self.shift:.1f} % of its size, scaled x{self.scale:.3f}"
+        )
+        return iou + motion
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
