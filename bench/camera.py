@@ -8,7 +8,7 @@ ground-truth mesh's silhouettes under the used and the true camera, 1 = perfect)
 metrics of bench.quality; for a fitted camera also "fit IoU" (the rigid coarse mesh's silhouette
 under it against the photo's) and "input IoU" (the refined mesh's). "exact" is the default preset
 with the true camera (bench.quality's "default" row, shared cache). Camera errors:
-bench.cases.CAMERA_ERRORS; "unknown" starts with no camera at all (engine.camera.fit.search_start:
+bench.cases.CAMERA_ERRORS; "unknown" starts with no camera at all (engine.camera.start.search_start:
 a front view, 50 mm, the photo's size), while each case's photo is taken from a random direction of
 an object in a random pose.
 """
@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from engine.camera.fit import search_start
 from engine.camera.pose import rotation_between_deg
-from engine.metrics import iou
+from engine.camera.start import search_start
 from engine.refine import refine
+from engine.render.view import mask_iou
 from engine.settings import preset
 
 from .cases import SPLITS, make_case, perturb_camera, render_mask
@@ -42,7 +42,7 @@ RUNS = {  # name -> (camera error or None for the true camera, fit mode)
 
 def camera_iou(case, camera) -> float:
     """The ground-truth mesh's silhouettes under `camera` and the true camera (1 = the same picture)."""
-    return iou(
+    return mask_iou(
         render_mask(case.gt_verts, case.gt_faces, camera, 1) > 0.5,
         render_mask(case.gt_verts, case.gt_faces, case.camera, 1) > 0.5,
     )

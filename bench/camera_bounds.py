@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.camera.fit import fit_camera, silhouette_optimum
+from engine.align import fit_camera, silhouette_optimum
 from engine.refine import refine
 from engine.settings import preset
 

@@ -18,9 +18,9 @@ from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
 from engine.camera import BlenderCamera
-from engine.metrics import mesh_accuracy, sample_points
 
 from .cases import SPLITS, make_case
+from .metrics import mesh_accuracy, sample_points
 from .quality import CACHE, cached_run, run_one
 from .report import run_split_rows
 

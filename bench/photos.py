@@ -8,7 +8,7 @@ a soft sun, the shadow on the backdrop) and "cluttered" (a textured, coloured ba
 other case in colours close to the object's). Runs (default preset):
 - product, cluttered: the exact camera; the silhouette found in the photo;
 - product-near: a hand-placed camera (bench.cases "near") corrected with fit_camera "refine";
-- product-unknown: no camera (a front view at Blender's default lens, engine.camera.fit.search_start)
+- product-unknown: no camera (a front view at Blender's default lens, engine.camera.start.search_start)
   found with fit_camera "search", as a user with a generator's mesh and its input photo has;
 - alpha: the same refinement from the true silhouette (bench.quality's "default" row, shared cache).
 Columns: mask IoU (the silhouette used vs the true one, at the camera's size), its seed IoU and
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.camera.fit import search_start
+from engine.camera.start import search_start
 from engine.io import load_image
-from engine.metrics import iou
 from engine.refine import refine
+from engine.render.view import mask_iou
 from engine.settings import preset
 
 from .cases import SPLITS, Case, make_case, perturb_camera
@@ -123,7 +123,7 @@ def run_photo(case_name: str, run: str, seed: int) -> dict:
 
 def _mask_iou(case: Case, mask: np.ndarray, camera) -> float:
     """The silhouette used vs the true one (at the camera's size; both cameras have that size)."""
-    return iou(mask > 0.5, case.mask > 0.5)
+    return mask_iou(mask > 0.5, case.mask > 0.5)
 
 
 def time_large_photo(case_name: str, seed: int = 0) -> dict[str, float]:

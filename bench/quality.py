@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.metrics import iou, mesh_accuracy
 from engine.preview import overlay
 from engine.refine import refine
+from engine.render.view import mask_iou
 from engine.settings import preset
 
 from .cases import CASES, SPLITS, Case, make_case, render_mask, unseen_cameras
+from .metrics import mesh_accuracy
 from .report import machine, write_section, write_split_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,11 +58,13 @@ CONFIGS: dict[str, tuple[str, dict]] = {
 def evaluate(case: Case, verts: np.ndarray, faces: np.ndarray) -> dict[str, float]:
     chamfer, fscore = mesh_accuracy(verts, faces, case.gt_verts, case.gt_faces)
     views = unseen_cameras(case)
-    unseen = [iou(render_mask(verts, faces, c, 1) > 0.5, render_mask(case.gt_verts, case.gt_faces, c, 1) > 0.5) for c in views]
+    unseen = [
+        mask_iou(render_mask(verts, faces, c, 1) > 0.5, render_mask(case.gt_verts, case.gt_faces, c, 1) > 0.5) for c in views
+    ]
     return {
         "chamfer": 1000 * chamfer,
         "fscore": 100 * fscore,
-        "iou_input": iou(render_mask(verts, faces, case.camera) > 0.5, case.mask > 0.5),
+        "iou_input": mask_iou(render_mask(verts, faces, case.camera) > 0.5, case.mask > 0.5),
         "iou_unseen": float(np.mean(unseen)),
     }
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from refine_protocol.messages import PRESET_DEFAULT, SILHOUETTE_AUTO, SILHOUETTE_MASK
 
-from .camera import BlenderCamera, project
+from .camera import BlenderCamera
+from .camera.view import check_view
 from .errors import InputError
 from .settings import Settings, preset
 from .silhouette.resample import check_aspect, to_camera_size
@@ -139,19 +139,3 @@ def check_photo(image: np.ndarray, camera: BlenderCamera) -> np.ndarray:
     if not np.isfinite(image).all():
         raise InputError("image: the photo has non-finite values")
     return to_camera_size(np.clip(image.astype(np.float32), 0.0, 1.0), camera.image_size_wh, "image")
-
-
-def check_view(verts: np.ndarray, camera: BlenderCamera) -> None:
-    """The camera must see the mesh: in front of the camera, inside the clip range, in the frame."""
-    pix = project(camera, torch.from_numpy(verts)).numpy()
-    depth = pix[:, 2]
-    if camera.type == "PERSP" and depth.min() <= camera.clip_start:
-        if depth.max() <= camera.clip_start:
-            raise InputError("camera does not see the mesh: the mesh is behind the camera")
-        raise InputError("camera: the mesh crosses the camera's near clip plane; move the camera back")
-    if depth.min() >= camera.clip_end or depth.max() <= camera.clip_start:
-        raise InputError("camera does not see the mesh: the mesh is outside the clip range")
-    w, h = camera.image_size_wh
-    u, v = pix[:, 0], pix[:, 1]
-    if u.max() < 0 or u.min() > w or v.max() < 0 or v.min() > h:
-        raise InputError("camera does not see the mesh: the mesh projects outside the image")

@@ -8,17 +8,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .camera import BlenderCamera, project, render_size, rescale_pixels
-from .render import hard_silhouette
+from .camera import BlenderCamera
+from .render.view import seen_silhouette
 
 
 def silhouette(verts: np.ndarray, faces: np.ndarray, camera: BlenderCamera, longest: int | None = None) -> np.ndarray:
     """(H, W) bool coverage of the mesh seen by the camera: at its resolution, or at `longest`
     pixels on the picture's longest side (never above the camera's)."""
-    wh = camera.image_size_wh
-    hw = render_size(wh, min(longest or max(wh), max(wh)))
-    pix = rescale_pixels(project(camera, torch.tensor(verts, dtype=torch.float64)), wh, hw)
-    return hard_silhouette(pix[None], torch.as_tensor(faces, dtype=torch.int64), hw)[0].numpy()
+    points, triangles = torch.tensor(verts, dtype=torch.float64), torch.as_tensor(faces, dtype=torch.int64)
+    return seen_silhouette(camera, points, triangles, longest).numpy()
 
 
 def overlay(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .alignment import Alignment, align
+from .align import Alignment, FitCancelled, align
 from .camera import BlenderCamera
-from .camera.fit import FitCancelled, silhouette_iou
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
 from .optimize import OnIteration, Outcome, Stage, optimize
 from .problem import OptimizedMesh, build_problem, plan_stages, visible_pixels
+from .render.view import silhouette_iou
 from .report import Report
 from .selfcheck import self_check
 from .settings import Settings
@@ -80,7 +80,7 @@ def refine(
         verts: (V, 3) world coordinates, same frame as the camera.
         faces: (F, 3) vertex indices.
         mask: (H, W) silhouette in [0, 1] (1 = object), the camera's aspect ratio (any size); None:
-            found in `image` (engine.alignment).
+            found in `image` (engine/align/alignment.py).
         camera: the camera the photo was taken from.
         settings: the refinement settings (default preset if None).
         image: (H, W, 3) photo in [0, 1], the camera's aspect ratio: needed without a mask, and by
@@ -158,7 +158,7 @@ def _input_view_iou(inputs: RefineInputs, verts: np.ndarray, visible: torch.Tens
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:
-    """The silhouette and the camera, before the shape moves (engine.alignment). Raises
+    """The silhouette and the camera, before the shape moves (engine/align/alignment.py). Raises
     FitCancelled when the progress callback asks to stop during a camera fit."""
 
     def on_step(share: float, camera: BlenderCamera, iou: float) -> bool:

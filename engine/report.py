@@ -26,7 +26,7 @@ class Report:
     seconds: dict[str, float]  # total, symmetry_search, proxy, per_iteration
     history: list[dict[str, float]]  # per iteration: the weighted loss terms, "total" and "iou"
     self_check: dict[str, Any]  # what the photo cannot confirm (selfcheck.self_check), with warnings
-    camera: dict[str, Any] | None = None  # the camera fit (camera.fit.CameraFit.to_dict), if one ran
+    camera: dict[str, Any] | None = None  # the camera fit (align.fit.CameraFit.to_dict), if one ran
     # How the silhouette was obtained: {"source": mask|alpha|automatic}; a found one adds its checks
     # (seed_iou, edge_contrast, shadow_left_out, warnings), seconds, rounds (how often it was found) and camera_refits.
     silhouette: dict[str, Any] | None = None

@@ -60,7 +60,7 @@ class Settings:
         patience: a stage ends early after this many iterations without a 0.1 % loss improvement.
         backend: silhouette renderer, "fast" or "pytorch3d".
         fit_camera: "off" (the camera is exact), "refine" (correct a close camera) or "search"
-            (find the viewpoint) before the shape is refined (camera.fit).
+            (find the viewpoint) before the shape is refined (align/fit.py).
         proxy_faces: a mesh with more faces is optimized through a decimated proxy of about this
             many faces and the deformation carried back to every vertex (0: never).
     """

@@ -10,8 +10,8 @@ import torch
 
 from engine.camera import BlenderCamera, look_at, project
 from engine.errors import InputError
-from engine.metrics import iou
 from engine.preview import silhouette
+from engine.render.view import mask_iou
 
 from .conftest import ico_sphere, run_blender
 
@@ -53,7 +53,7 @@ def test_projection_matches_blender_world_to_camera_view(tmp_path):
 def test_bundled_photo_alpha_matches_our_silhouette_of_the_ground_truth(example):
     """examples/cow/photo.png was rendered by Cycles (examples/make_example.py)."""
     ours = silhouette(example["gt_verts"], example["gt_faces"], example["camera"])
-    assert iou(ours, example["mask"] > 0.5) > 0.998
+    assert mask_iou(ours, example["mask"] > 0.5) > 0.998
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_cycles_render_matches_our_silhouette(tmp_path, variant):
     run_blender("render", {"camera": cam.to_dict(), "mesh": str(mesh), "samples": 4}, png, tmp_path)
     alpha = load_image(png).mask
     assert alpha.shape == (cam.image_size_wh[1], cam.image_size_wh[0])
-    assert iou(silhouette(verts, faces, cam), alpha > 0.5) > 0.98
+    assert mask_iou(silhouette(verts, faces, cam), alpha > 0.5) > 0.98
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Camera fitting (engine/camera/fit.py) on the bundled example: the exact mesh and its photo's
+"""Camera fitting (engine/align/) on the bundled example: the exact mesh and its photo's
 silhouette, seen from a wrong camera. Real renderer, real optimizer."""
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from engine.alignment import align
+from engine.align import align, fit_camera, silhouette_optimum
 from engine.camera import BlenderCamera, project
-from engine.camera.fit import fit_camera, search_start, silhouette_optimum, unknown_camera
 from engine.camera.moments import Moments
 from engine.camera.pose import CameraCorrection, rotation_between_deg
+from engine.camera.start import search_start, unknown_camera
 from engine.errors import InputError
 from engine.frame import NormalizedFrame
 from engine.inputs import RefineInputs
-from engine.metrics import iou
 from engine.preview import silhouette
 from engine.problem import OptimizedMesh, build_problem, plan_stages
 from engine.refine import refine
+from engine.render.view import mask_iou
 from engine.settings import preset
 
 from .conftest import EXAMPLE, run_cli
@@ -37,7 +37,7 @@ def _moved(camera: BlenderCamera, verts: np.ndarray, orbit, shift=(0.0, 0.0, 0.0
 def _camera_iou(ex, camera: BlenderCamera) -> float:
     """The exact mesh's silhouettes under `camera` and the true camera (1 = the same picture)."""
     a = silhouette(ex["gt_verts"], ex["gt_faces"], camera)
-    return iou(a, silhouette(ex["gt_verts"], ex["gt_faces"], ex["camera"]))
+    return mask_iou(a, silhouette(ex["gt_verts"], ex["gt_faces"], ex["camera"]))
 
 
 @pytest.mark.parametrize("kind", ["PERSP", "ORTHO"])

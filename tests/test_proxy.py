@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from engine import preset, refine
-from engine.metrics import iou
 from engine.preview import silhouette
 from engine.proxy import closest_point_barycentric, make_proxy
+from engine.render.view import mask_iou
 
 from .conftest import ico_sphere
 
@@ -58,8 +58,8 @@ def test_a_large_mesh_refines_through_a_proxy_and_keeps_every_vertex(example):
     assert result.report.proxy["faces"] <= 5000 and result.report.faces == len(faces)
     assert result.vertices.shape == verts.shape
     before, after = (
-        iou(silhouette(verts, faces, example["camera"]), target),
-        iou(silhouette(result.vertices, faces, example["camera"]), target),
+        mask_iou(silhouette(verts, faces, example["camera"]), target),
+        mask_iou(silhouette(result.vertices, faces, example["camera"]), target),
     )
     assert after > before + 0.1, (before, after)
     # The displacement is smooth: its change along an edge relative to the edge's length stays

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from bench.metrics import mesh_accuracy
 from engine import BlenderCamera, InputError, preset, refine
 from engine.camera import look_at
 from engine.io import load_mesh
-from engine.metrics import iou, mesh_accuracy
 from engine.preview import silhouette
+from engine.render.view import mask_iou
 
 from .conftest import EXAMPLE, run_cli, uv_sphere
 
@@ -34,8 +35,8 @@ def test_cli_refines_the_bundled_example(tmp_path, example):
     src, dst = (EXAMPLE / "coarse.obj").read_text().splitlines(), out.read_text().splitlines()
     assert [s for s in src if not s.startswith("v ")] == [s for s in dst if not s.startswith("v ")]
     target = example["mask"] > 0.5
-    before = iou(silhouette(example["verts"], faces, example["camera"]), target)
-    after = iou(silhouette(verts, faces, example["camera"]), target)
+    before = mask_iou(silhouette(example["verts"], faces, example["camera"]), target)
+    after = mask_iou(silhouette(verts, faces, example["camera"]), target)
     assert after > 0.93 and after > before + 0.1, (before, after)
     gt = (example["gt_verts"], example["gt_faces"])
     assert mesh_accuracy(verts, faces, *gt)[0] < 0.7 * mesh_accuracy(example["verts"], faces, *gt)[0]

@@ -20,8 +20,8 @@ from PIL import ExifTags, Image
 
 from engine.camera import BlenderCamera, look_at
 from engine.io import load_mesh
-from engine.metrics import iou
 from engine.preview import silhouette
+from engine.render.view import mask_iou
 from refine_protocol import MAGIC, PROTOCOL_VERSION, Blob, encode_frame, read_frame
 from refine_protocol.client import EngineClient, EngineError
 from refine_protocol.messages import TOKEN_ENV
@@ -256,7 +256,7 @@ def test_a_plain_photo_gets_its_silhouette_found_and_sent_back(engine, small):
     section = result.header["report"]["silhouette"]
     assert section["source"] == "automatic" and section["seed_iou"] > 0.6 and not section["warnings"], section
     found = result.blobs["mask"].to_array()
-    assert found.shape == (96, 96) and found.dtype == np.uint8 and iou(found > 127, inside) > 0.95
+    assert found.shape == (96, 96) and found.dtype == np.uint8 and mask_iou(found > 127, inside) > 0.95
 
 
 def test_bad_requests_get_an_error_and_the_connection_lives_on(engine, small):

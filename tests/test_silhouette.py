@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.camera.fit import search_start
+from bench.metrics import mesh_accuracy
 from engine.camera.pose import rotation_between_deg
+from engine.camera.start import search_start
 from engine.errors import InputError
-from engine.metrics import iou, mesh_accuracy
 from engine.preview import silhouette
 from engine.refine import refine
+from engine.render.view import mask_iou
 from engine.settings import preset
 from engine.silhouette import confirm_overlap, extract_silhouette, to_camera_size
 
@@ -42,9 +43,9 @@ def test_the_silhouette_of_a_plain_photo_matches_its_alpha(example, kind, seeded
     prior = silhouette(example["verts"], example["faces"], example["camera"]) if seeded else None
     found = extract_silhouette(_plain_photo(example, kind), prior)
     truth = example["mask"] > 0.5
-    assert iou(found.mask > 0.5, truth) > 0.95
+    assert mask_iou(found.mask > 0.5, truth) > 0.95
     if seeded:
-        assert iou(prior, truth) < 0.85 and found.seed_iou == pytest.approx(iou(found.mask > 0.5, prior), abs=0.03)
+        assert mask_iou(prior, truth) < 0.85 and found.seed_iou == pytest.approx(mask_iou(found.mask > 0.5, prior), abs=0.03)
     assert found.edge_contrast > 3 and not found.warnings
 
 
@@ -63,7 +64,7 @@ def test_a_thin_part_the_mesh_misses_is_found_on_a_plain_backdrop(example):
     photo[rod] = example["rgb"][truth][np.random.default_rng(0).integers(0, truth.sum(), rod.sum())]  # the object's shading
     found = extract_silhouette(photo, silhouette(example["verts"], example["faces"], example["camera"])).mask > 0.5
     assert (found & rod).sum() > 0.6 * rod.sum()
-    assert iou(found, truth | rod) > 0.92
+    assert mask_iou(found, truth | rod) > 0.92
 
 
 def test_a_part_apart_from_the_projection_is_kept_within_the_meshs_reach(example):
@@ -89,7 +90,7 @@ def test_a_part_apart_from_the_projection_is_kept_within_the_meshs_reach(example
     found = extract_silhouette(photo, prior).mask > 0.5
     kept = [(found & disc).sum() / disc.sum() for disc in discs]
     assert kept[0] > 0.8 and kept[1] < 0.1
-    assert iou(found, truth | discs[0]) > 0.95
+    assert mask_iou(found, truth | discs[0]) > 0.95
 
 
 @pytest.mark.parametrize("seeded", [True, False])
@@ -103,7 +104,7 @@ def test_a_cast_shadow_under_a_pale_object_is_left_out(seeded):
     photo = np.asarray(Image.open(DATA / "shadow_photo.jpg"), np.float32) / 255
     prior, truth = (np.asarray(Image.open(DATA / f"shadow_{name}.png")) > 0 for name in ("prior", "truth"))
     found = extract_silhouette(photo, prior if seeded else None)
-    assert iou(found.mask > 0.5, truth) > 0.97
+    assert mask_iou(found.mask > 0.5, truth) > 0.97
     assert 0.05 < found.to_dict()["shadow_left_out"] < 0.3  # what the plain start took in (measured: 12 %, 13 %)
 
 
@@ -117,7 +118,7 @@ def test_a_shadow_tinted_by_light_the_object_bounces_is_left_out():
     photo = np.asarray(Image.open(DATA / "tinted_shadow_photo.jpg"), np.float32) / 255
     truth = np.asarray(Image.open(DATA / "tinted_shadow_truth.png")) > 0
     found = extract_silhouette(photo)
-    assert iou(found.mask > 0.5, truth) > 0.93
+    assert mask_iou(found.mask > 0.5, truth) > 0.93
     assert found.shadow_left_out > 0.05  # measured: 15 %
 
 
@@ -131,7 +132,7 @@ def test_a_shadow_on_a_patterned_backdrop_is_left_out():
     seed = np.asarray(Image.open(DATA / "patterned_shadow_seed.png")) > 0
     truth = np.asarray(Image.open(DATA / "patterned_shadow_truth.png")) > 0
     found = extract_silhouette(photo, seed)
-    assert iou(found.mask > 0.5, truth) > 0.96
+    assert mask_iou(found.mask > 0.5, truth) > 0.96
     assert found.shadow_left_out > 0.05  # measured: 10 %
 
 
@@ -146,7 +147,7 @@ def test_thin_legs_on_a_patterned_backdrop_are_kept():
     seed = np.asarray(Image.open(DATA / "thin_legs_seed.png")) > 0
     truth = np.asarray(Image.open(DATA / "thin_legs_truth.png")) > 0
     found = extract_silhouette(photo, seed).mask > 0.5
-    assert iou(found, truth) > 0.75
+    assert mask_iou(found, truth) > 0.75
     assert (found & truth).sum() > 0.77 * truth.sum()
 
 
@@ -162,7 +163,7 @@ def test_a_grey_object_keeps_its_shaded_side_beside_its_cast_shadow(example):
     photo = _plain_photo(example, "product") * (1 - 0.5 * shadow[..., None])
     truth = alpha > 0.5
     found = extract_silhouette(photo, silhouette(example["verts"], example["faces"], example["camera"])).mask > 0.5
-    assert iou(found, truth) > 0.95
+    assert mask_iou(found, truth) > 0.95
     assert (found & (shadow > 0.25) & ~truth).sum() < 0.1 * ((shadow > 0.25) & ~truth).sum()
 
 
@@ -226,7 +227,7 @@ def test_a_plain_photo_of_twice_the_size_refines_like_its_alpha(example):
     sil = auto.report.silhouette
     assert sil["source"] == "automatic" and sil["rounds"] == 1 and sil["seed_iou"] > 0.75 and not sil["warnings"]
     assert alpha.report.silhouette == {"source": "mask"} and alpha.mask is not None
-    assert auto.mask.shape == (h, w) and iou(auto.mask > 0.5, example["mask"] > 0.5) > 0.95
+    assert auto.mask.shape == (h, w) and mask_iou(auto.mask > 0.5, example["mask"] > 0.5) > 0.95
     faces, truth = example["faces"], (example["gt_verts"], example["gt_faces"])
     before, from_photo, from_alpha = (
         mesh_accuracy(v, faces, *truth)[0] for v in (example["verts"], auto.vertices, alpha.vertices)
@@ -258,7 +259,7 @@ def test_a_plain_photo_and_no_camera_the_mask_and_the_camera_help_each_other(exa
     sil, fit = result.report.silhouette, result.report.camera
     assert sil["source"] == "automatic" and sil["rounds"] == 2 and sil["seed_iou"] > 0.75, sil
     assert fit["accepted"] and fit["iou_after"] > 0.8, fit
-    assert iou(result.mask > 0.5, example["mask"] > 0.5) > 0.95
+    assert mask_iou(result.mask > 0.5, example["mask"] > 0.5) > 0.95
     assert rotation_between_deg(result.camera, example["camera"]) < 15
 
 

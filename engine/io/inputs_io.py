@@ -6,7 +6,7 @@ from pathlib import Path
 
 from refine_protocol.messages import FIT_SEARCH
 
-from ..camera.fit import search_start
+from ..camera.start import search_start
 from ..inputs import RefineInputs
 from ..settings import Settings
 from .camera_io import load_camera

@@ -15,9 +15,10 @@ from refine_protocol import Frame
 from refine_protocol.messages import JOB_ID
 
 from ..camera import BlenderCamera
-from ..camera.fit import search_start
+from ..camera.start import search_start
+from ..camera.view import check_view
 from ..errors import InputError, LimitError
-from ..inputs import RefineInputs, check_mask, check_mesh, check_parts, check_photo, check_silhouette, check_view
+from ..inputs import RefineInputs, check_mask, check_mesh, check_parts, check_photo, check_silhouette
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, resolve
 from ..silhouette import check_aspect

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..camera import render_size
 from ..errors import InputError
-from ..metrics import iou
+from ..render.view import mask_iou
 from .graph_cut import Grid, cut
 from .resample import resize
 
@@ -118,7 +118,7 @@ def extract_silhouette(
     found = runs[best]
     _check_area(found)
     mask = resize(found.astype(np.float32), (w, h))
-    seed_iou = None if seed is None else iou(found, seed)
+    seed_iou = None if seed is None else mask_iou(found, seed)
     shadow = float((runs[0] & ~found).sum() / max(runs[0].sum(), 1)) if best >= RESTARTS else 0.0  # a shadow start won
     out = Extraction(mask, seed_iou, contrasts[best], time.perf_counter() - t0, shadow)
     _check_confidence(out, provisional)
@@ -161,7 +161,7 @@ def _without_shadows(
             run = _grabcut(grid, np.where(shadowed, cv2.GC_PR_BGD, labels).astype(np.uint8), reach, 0)
         except InputError:  # nothing left to model the object with: the plain starts stand
             continue
-        if iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(grad, plain, run):
+        if mask_iou(run, plain) >= SHADOW_KEEPS and _drops_soft_edges(grad, plain, run):
             found.append(run)
     return found
 

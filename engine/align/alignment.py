@@ -1,7 +1,7 @@
 """The photo's silhouette and the camera, each helping the other, before the shape moves.
 
 A silhouette the user gave (a mask, the photo's alpha) is final: only the camera is fitted to it
-(camera.fit). A silhouette found in the photo (silhouette.extract) is seeded by the mesh seen
+(fit.py). A silhouette found in the photo (silhouette.extract) is seeded by the mesh seen
 through the camera, so it is only as good as that camera:
 - a camera used as is, or close ("refine"): its projection seeds the silhouette;
 - an unknown camera ("search"): the picture's border seeds it (the object is the photo's subject);
@@ -20,14 +20,15 @@ import torch
 
 import refine_protocol.messages as m
 
-from .camera import BlenderCamera
-from .camera.fit import CameraFit, OnFitStep, fit_camera, silhouette_iou
-from .camera.pose import rotation_between_deg
-from .inputs import RefineInputs
-from .metrics import iou
-from .preview import silhouette
-from .silhouette import Extraction, confirm_overlap, extract_silhouette
-from .silhouette.extract import WORK_SIZE
+from ..camera import BlenderCamera
+from ..camera.pose import rotation_between_deg
+from ..inputs import RefineInputs
+from ..preview import silhouette
+from ..render.view import mask_iou, silhouette_iou
+from ..silhouette import Extraction, confirm_overlap, extract_silhouette
+from ..silhouette.extract import WORK_SIZE
+from .fit import CameraFit, fit_camera, fit_levels
+from .polish import OnFitStep
 
 SETTLED = 0.98  # silhouettes found from two cameras that overlap this much need no second fit
 
@@ -56,9 +57,13 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     """The silhouette and the camera for `inputs` (inputs.mask None: found in inputs.image).
     Raises InputError when the photo shows no object, FitCancelled when `on_step` says stop."""
     mode = inputs.settings.fit_camera
+    levels: dict = {}  # the welded, decimated meshes the fits render, made once for both
 
     def fit(mask: np.ndarray, camera: BlenderCamera, how: str, framing_found: bool = False) -> CameraFit:
-        return fit_camera(inputs.verts, inputs.faces, mask, camera, how, device, on_step, free_framing=not framing_found)
+        v, f = inputs.verts, inputs.faces
+        if not levels:
+            levels.update(fit_levels(v, f, device))
+        return fit_camera(v, f, mask, camera, how, device, on_step, free_framing=not framing_found, levels=levels)
 
     if inputs.mask is not None:
         fitted = None if mode == m.FIT_OFF else fit(inputs.mask, inputs.camera, mode)
@@ -75,7 +80,7 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
         confirm_overlap(found)
         return Alignment(found.mask, first, _section([found]))
     again = find(first.camera, found.mask)
-    if iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
+    if mask_iou(again.mask > 0.5, found.mask > 0.5) >= SETTLED:
         return Alignment(again.mask, first, _section([found, again]))
     second = fit(again.mask, first.camera, m.FIT_REFINE, first.framing)  # a framing found is kept
     return Alignment(again.mask, _chained(first, second, inputs, again.mask), _section([found, again], refits=1))

@@ -1,4 +1,5 @@
-"""Evaluation metrics (pure): 3D accuracy of a mesh against ground truth, silhouette overlap."""
+"""3D accuracy of a mesh against ground truth (the benchmarks' Chamfer-L2 and F-score), through
+PyTorch3D's point sampling and nearest neighbours. The engine itself never needs them."""
 
 from __future__ import annotations
 
@@ -47,10 +48,3 @@ def mesh_accuracy(
     (sample_points) in the frame where the reference's max extent is 1 (normalize_to_reference)."""
     ref, mesh = normalize_to_reference(ref_verts, verts)
     return chamfer_fscore(sample_points(mesh, faces), sample_points(ref, ref_faces), threshold)
-
-
-def iou(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
-    """Intersection over union of two boolean masks of the same shape (1.0 when both are empty)."""
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
