@@ -30,7 +30,7 @@ REPORT, CAMERA = "report.json", "camera.json"
 
 
 @dataclass(frozen=True)
-class Job:
+class RowJob:
     name: str
     inputs: dict[str, tuple[str, bytes]]  # role (request.FILES) -> (file name, its bytes)
     options: dict[str, Any]  # the batch's defaults merged with the row's (request.OPTIONS)
@@ -49,7 +49,7 @@ class Job:
 
 
 @dataclass
-class Outcome:
+class RowOutcome:
     status: str  # "done" or "failed"
     seconds: float
     message: str = ""
@@ -63,19 +63,19 @@ class Outcome:
         return {k: v for k, v in asdict(self).items() if k != "files"}
 
 
-def run_job(job: Job) -> Outcome:
-    """Refine one row. Never raises for bad inputs or a timeout: they are a failed Outcome."""
+def run_job(job: RowJob) -> RowOutcome:
+    """Refine one row. Never raises for bad inputs or a timeout: they are a failed RowOutcome."""
     t0 = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="refine-job-") as tmp:
             outcome = _run(job, Path(tmp), t0)
     except InputError as exc:
-        outcome = Outcome("failed", time.perf_counter() - t0, str(exc))
+        outcome = RowOutcome("failed", time.perf_counter() - t0, str(exc))
     outcome.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return outcome
 
 
-def _run(job: Job, tmp: Path, t0: float) -> Outcome:
+def _run(job: RowJob, tmp: Path, t0: float) -> RowOutcome:
     paths = {}
     for role, (name, data) in job.inputs.items():
         paths[role] = tmp / "in" / role / Path(name).name
@@ -104,4 +104,4 @@ def _run(job: Job, tmp: Path, t0: float) -> Outcome:
     if report.camera is not None:
         files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
     said = ReportSummary.from_dict(report.to_dict())
-    return Outcome("done", time.perf_counter() - t0, "", said.iou_before, said.iou_after, list(said.warnings), files)
+    return RowOutcome("done", time.perf_counter() - t0, "", said.iou_before, said.iou_after, list(said.warnings), files)

@@ -2,9 +2,9 @@
 
 Columns / keys: the request's files (refine_protocol.request.FILES: `mesh` and `image` required,
 `camera`, `mask`, `occluder`, a mesh of what hides the object in the photo), `name` (the row's
-output folder; default: the mesh file's stem), and the request's options (request.OPTIONS:
-`preset`, `symmetry`, `iterations`, `seed`, `fit_camera`, `find_silhouette`, `exif_orientation`,
-default true: photos turned as their EXIF orientation says).
+output folder; default: the mesh file's stem), and the request's options (request.OPTIONS, e.g.
+`preset`, `iterations`, `fit_camera`; `exif_orientation` defaults to true: photos turned as their
+EXIF orientation says).
 Relative paths are relative to the manifest's folder. A row that cannot be read (a missing file, a
 bad option) is kept with its problem: it fails alone.
 """

@@ -10,7 +10,7 @@ import itertools
 from concurrent.futures import Future
 from typing import Any
 
-from .job import Job, Outcome, run_job
+from .job import RowJob, RowOutcome, run_job
 from .runner import local_split
 
 LOCAL = "local"  # --ray local: a private single-machine cluster started for this batch
@@ -24,7 +24,7 @@ class _Worker:
 
         share_cpus(threads)
 
-    def run(self, job: Job) -> Outcome:
+    def run(self, job: RowJob) -> RowOutcome:
         return run_job(job)
 
 
@@ -46,7 +46,7 @@ class RayPool:
         self.workers = count
         self._next = itertools.cycle(self.actors)
 
-    def submit(self, job: Job) -> Future[Outcome]:
+    def submit(self, job: RowJob) -> Future[RowOutcome]:
         return next(self._next).run.remote(job).future()
 
     def close(self, cancel: bool) -> None:

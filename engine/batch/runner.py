@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
-from .job import Job, Outcome, run_job
+from .job import RowJob, RowOutcome, run_job
 from .manifest import Row
 
 DONE = "done.json"  # written last: a row's outputs are complete and made from this key
@@ -30,19 +30,21 @@ DONE = "done.json"  # written last: a row's outputs are complete and made from t
 class RowResult:
     row: Row
     status: str  # "done", "skipped" (up to date) or "failed"
-    outcome: Outcome | None = None
+    outcome: RowOutcome | None = None
 
 
 class Pool(Protocol):
     workers: int
     retries_lost_jobs: bool  # the pool itself runs a job once more when its worker dies (Ray)
 
-    def submit(self, job: Job) -> Future[Outcome]: ...
+    def submit(self, job: RowJob) -> Future[RowOutcome]: ...
 
     def close(self, cancel: bool) -> None: ...
 
 
-def plan(rows: list[Row], out: Path, defaults: dict[str, Any], timeout_s: float, force: bool) -> Iterator[tuple[Row, Job | None]]:
+def plan(
+    rows: list[Row], out: Path, defaults: dict[str, Any], timeout_s: float, force: bool
+) -> Iterator[tuple[Row, RowJob | None]]:
     """Each row with its job, or None when the row is done already (same content key) or cannot
     run (its `problem`). Reads the inputs lazily, one row at a time."""
     for row in rows:
@@ -50,7 +52,7 @@ def plan(rows: list[Row], out: Path, defaults: dict[str, Any], timeout_s: float,
             yield row, None
             continue
         inputs = {role: (path.name, path.read_bytes()) for role, path in row.files.items()}
-        job = Job(row.name, inputs, {**defaults, **row.options}, timeout_s)
+        job = RowJob(row.name, inputs, {**defaults, **row.options}, timeout_s)
         marker = out / row.name / DONE
         done = marker.is_file() and json.loads(marker.read_text()).get("key") == job.key
         yield row, None if done and not force else job
@@ -70,7 +72,7 @@ def run_batch(
     `on_result` hears of every row as it ends. KeyboardInterrupt closes the pool without waiting
     for the rows in flight (their outputs are not written)."""
     results: list[RowResult] = []
-    running: dict[Future[Outcome], tuple[Row, Job, bool]] = {}  # -> the row, its job, whether it is a retry
+    running: dict[Future[RowOutcome], tuple[Row, RowJob, bool]] = {}  # -> the row, its job, whether it is a retry
 
     def finish(result: RowResult) -> None:
         results.append(result)
@@ -93,7 +95,7 @@ def run_batch(
         for row, job in plan(rows, out, defaults, timeout_s, force):
             if job is None:
                 finish(
-                    RowResult(row, "failed", Outcome("failed", 0.0, row.problem)) if row.problem else RowResult(row, "skipped")
+                    RowResult(row, "failed", RowOutcome("failed", 0.0, row.problem)) if row.problem else RowResult(row, "skipped")
                 )
                 continue
             running[pool.submit(job)] = (row, job, False)
@@ -106,15 +108,15 @@ def run_batch(
     return results
 
 
-def _outcome(future: Future[Outcome]) -> tuple[Outcome, bool]:
+def _outcome(future: Future[RowOutcome]) -> tuple[RowOutcome, bool]:
     """The job's outcome, and whether its worker died (a killed process, a Ray actor lost)."""
     try:
         return future.result(), False
     except Exception as exc:  # BrokenProcessPool, RayActorError, ...
-        return Outcome("failed", 0.0, f"the worker failed twice: {type(exc).__name__}: {exc}"), True
+        return RowOutcome("failed", 0.0, f"the worker failed twice: {type(exc).__name__}: {exc}"), True
 
 
-def write_outputs(folder: Path, outcome: Outcome, key: str) -> None:
+def write_outputs(folder: Path, outcome: RowOutcome, key: str) -> None:
     """A row's output files, each written to a temporary name and renamed, `done.json` last."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in {**outcome.files, DONE: json.dumps({"key": key, **outcome.summary()}, indent=1).encode()}.items():
@@ -139,7 +141,7 @@ class LocalPool:
         started = ctx.Value("i", 0)  # numbers the workers: worker i uses GPU i % gpus
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(*self._start, started))
 
-    def submit(self, job: Job) -> Future[Outcome]:
+    def submit(self, job: RowJob) -> Future[RowOutcome]:
         """A worker that died (killed, out of memory) breaks the pool: its jobs in flight end with
         BrokenProcessPool (run_batch runs them once more) and the next jobs get a fresh pool."""
         try:
