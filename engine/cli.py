@@ -149,17 +149,18 @@ def _print_summary(out: Path, report: Report) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
-        f"{r.seconds:.1f} s on {r.device}, silhouette IoU {r.iou_change()})"
+        f"{r.seconds:.1f} s on {r.device}{r.outcome(3)})"
     )
 
 
 def _batch_parser(sub: argparse._SubParsersAction) -> None:
+    from .batch.manifest import COLUMNS
+
     p = sub.add_parser("batch", help="refine every row of a manifest (CSV or JSON lines); resumable")
     p.add_argument(
         "jobs",
         type=Path,
-        help="manifest: columns mesh,image[,camera,mask,name,preset,symmetry,iterations,seed,fit_camera,find_silhouette,"
-        "exif_orientation]",
+        help=f"manifest: columns mesh,image[,{','.join(c for c in COLUMNS if c not in ('mesh', 'image'))}]",
     )
     p.add_argument(
         "--out", required=True, type=Path, help="output folder: <name>/refined.<ext>, report.json, done.json; summary.csv"

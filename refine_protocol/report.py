@@ -83,6 +83,7 @@ class ReportSummary:
     iou_after: float | None  # the result's
     shift: float | None  # how far the asset moved overall, a fraction of its size (self-check)
     scale: float | None  # its overall scale factor (self-check)
+    volume_change: float | None  # relative, beyond the overall scale (self-check); None for an open mesh
     camera: CameraFitSummary | None = None
     silhouette: SilhouetteSummary | None = None
     warnings: tuple[str, ...] = field(default=())  # the silhouette's, then the self-check's
@@ -96,6 +97,7 @@ class ReportSummary:
             str(report.get("device", "")), int(report.get("vertices", 0)), int(report.get("iterations_run", 0)),
             int(report.get("best_iteration", 0)), float((report.get("seconds") or {}).get("total", 0.0)),
             _number(ious.get("before")), _number(ious.get("after")), _number(check.get("shift")), _number(check.get("scale")),
+            _number(check.get("volume_change")),
             None if not camera else CameraFitSummary.from_dict(camera), found,
             (*(found.warnings if found else ()), *check.get("warnings", ())),
         )  # fmt: skip
@@ -104,14 +106,15 @@ class ReportSummary:
         """e.g. "0.807 -> 0.977" ("n/a" for a side not measured)."""
         return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
 
-    def outcome(self) -> str:
-        """e.g. ", silhouette IoU 0.81 -> 0.98, moved 1.2 % of its size, scaled x0.990"."""
-        iou = f", silhouette IoU {self.iou_change(2)}" if self.iou_before is not None else ""
-        motion = (
-            ""
-            if self.shift is None or self.scale is None
-            else f", moved {100 * self.shift:.1f} % of its size, scaled x{self.scale:.3f}"
-        )
+    def outcome(self, digits: int = 2) -> str:
+        """e.g. ", silhouette IoU 0.81 -> 0.98, moved 1.2 % of its size, scaled x0.990, volume -3 %":
+        how the whole object changed, beside how well it now matches the photo."""
+        iou = f", silhouette IoU {self.iou_change(digits)}" if self.iou_before is not None else ""
+        if self.shift is None or self.scale is None:
+            return iou
+        motion = f", moved {100 * self.shift:.1f} % of its size, scaled x{self.scale:.3f}"
+        if self.volume_change is not None:  # the whole change: the shape's beyond the scale, and the scale's
+            motion += f", volume {100 * ((1 + self.volume_change) * self.scale**3 - 1):+.0f} %"
         return iou + motion
 
 
