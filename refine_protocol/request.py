@@ -52,6 +52,9 @@ OPTIONS = (
     Option("symmetry", str, "symmetry plane: auto-detect, none, or a world axis", choices=tuple(m.SYMMETRY)),
     Option("seed", int, "random seed (runs are deterministic for a seed)"),
     Option(
+        "max_size", int, "longest side rendered in the last stage, px (16..4096; default: the preset's): detail against speed"
+    ),
+    Option(
         "fit_camera",
         str,
         "off: the camera is exact; refine: correct a close camera; search: find the viewpoint "

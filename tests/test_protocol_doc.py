@@ -62,3 +62,14 @@ def test_the_presets_table_is_the_vocabulary_with_each_presets_iterations():
 
     rows = {name: (int(iterations), text) for name, iterations, text in _table("presets")}
     assert rows == {name: (s.iterations, DESCRIBED[name][1]) for name, s in PRESETS.items()}
+
+
+def test_the_report_table_lists_every_field_of_the_report():
+    from dataclasses import fields
+
+    from engine.report import Report
+
+    section = DOC[DOC.index("### The report") : DOC.index("## 4. refine")]
+    rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+    assert documented == {f.name for f in fields(Report)} | {"history_columns"}
