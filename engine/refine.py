@@ -29,6 +29,7 @@ from .selfcheck import self_check
 from .settings import Settings
 from .symmetry import Plane
 from .symmetry.choose import choose_plane
+from .threads import keep_cpu_share
 
 
 @dataclass
@@ -104,6 +105,7 @@ def refine(
 
 def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None) -> Result:
     """refine() for inputs already checked (the server validates when it queues a job)."""
+    keep_cpu_share()  # this thread's share of the CPUs from the first operation on
     t0, s = time.perf_counter(), inputs.settings
     torch.manual_seed(s.seed)
     device = pick_device(s.device)

@@ -39,7 +39,7 @@ def test_a_request_reads_back_as_it_was_sent(example):
     [
         ({"iterations": "5"}, "settings: 'iterations' must be of type int"),
         ({"iterations": True}, "settings: 'iterations' must be of type int"),
-        ({"lr": 1.0}, "settings: unknown field 'lr'; allowed: preset, iterations, symmetry, seed, fit_camera"),
+        ({"lr": 1.0}, "settings: unknown field 'lr'; allowed: preset, iterations, symmetry, seed, max_size, fit_camera"),
         ([], "'settings' must be an object"),
     ],
 )

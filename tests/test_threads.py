@@ -62,3 +62,16 @@ def test_busy_neighbours_shrink_the_pool_to_one_thread(monkeypatch):
             b.kill()
             b.wait()
         torch.set_num_threads(before)
+
+
+def test_a_compute_thread_beside_the_main_one_uses_one_thread(monkeypatch):
+    """The server's job thread: there a pool of two made a refinement twice as slow as one thread."""
+    import threading
+
+    monkeypatch.delenv("REFINE_THREADS", raising=False)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append((CpuShare().threads, torch.get_num_threads())))
+    worker.start()
+    worker.join()
+    assert seen == [(1, 1)]
+    assert CpuShare().threads == free_cpus(usable_cpus(), 0.0)  # the main thread keeps its share
