@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from .errors import InputError
+
 THREADS_ENV = "REFINE_THREADS"  # a fixed thread count instead of the CPU share (e.g. a batch worker's)
 CHECK_SECONDS = 0.5  # how often the share is measured: a neighbour that starts is felt within this
 
@@ -56,7 +58,7 @@ def fixed_threads() -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+        raise InputError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
     return int(value)
 
 
