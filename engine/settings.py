@@ -185,14 +185,18 @@ def preset(name: str) -> Settings:
     return PRESETS[name]
 
 
-def resolve(options: dict[str, Any], device: str | None = None, max_iterations: int | None = None) -> Settings:
+def resolve(
+    options: dict[str, Any], device: str | None = None, max_iterations: int | None = None, max_size: int | None = None
+) -> Settings:
     """The one way a job's settings are made (CLI, socket, batch row): the preset named in
     `options` (refine_protocol.request.SETTING_OPTIONS; others are ignored, None means not
-    given), the other options and `device` as overrides, checked against `max_iterations` (a
-    server's limit: LimitError) and validated (InputError)."""
+    given), the other options and `device` as overrides, checked against `max_iterations` and
+    `max_size` (a server's limits: LimitError) and validated (InputError)."""
     given = {k: v for k, v in options.items() if k in SETTING_OPTIONS and v is not None}
     settings = preset(given.pop("preset", m.PRESET_DEFAULT)).with_overrides(**given, device=device)
     if max_iterations is not None and not 1 <= settings.iterations <= max_iterations:
         raise LimitError(f"settings: iterations must be in 1..{max_iterations}")
+    if max_size is not None and settings.max_size > max_size:
+        raise LimitError(f"settings: max_size must be at most {max_size}")
     settings.validate()
     return settings

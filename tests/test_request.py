@@ -54,3 +54,12 @@ def test_the_server_refuses_more_iterations_than_its_limit(example):
     with pytest.raises(RequestError, match=r"iterations must be in 1\.\.10") as info:
         parse_refine(decode_frame(encode_frame(header, blobs)), Limits(max_iterations=10))
     assert info.value.code == "limit_exceeded"
+
+
+def test_the_server_refuses_a_render_larger_than_its_limit(example):
+    """A client may choose the render size, within the server's limit (its memory grows with the pixels)."""
+    header, blobs = RefineRequest(example["verts"], example["faces"], None, mask=example["mask"],
+                                  settings={"fit_camera": "search", "max_size": 2048}).to_frame("j")  # fmt: skip
+    with pytest.raises(RequestError, match=r"max_size must be at most 1024") as info:
+        parse_refine(decode_frame(encode_frame(header, blobs)), Limits())
+    assert info.value.code == "limit_exceeded"

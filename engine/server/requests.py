@@ -51,6 +51,7 @@ class Limits:
     max_faces: int = _limit(4_000_000, "faces per job")
     max_image_pixels: int = _limit(16 * MiB, "W x H of the camera and of the decoded image")
     max_iterations: int = _limit(10_000, "iterations per job")
+    max_render_size: int = _limit(1024, "longest side rendered (settings.max_size): the renderer's memory grows with its pixels")
     max_queue: int = _limit(32, "jobs waiting, all clients")
     max_queue_per_client: int = _limit(8, "jobs waiting, per connection")
     max_queued_bytes: int = _limit(1024 * MiB, "bytes held by the waiting jobs (their frames and u8 masks)")
@@ -150,7 +151,7 @@ def _settings(raw: Any, limits: Limits) -> Settings:
         r.check_settings(raw)
     except ValueError as exc:
         raise RequestError(m.BAD_REQUEST, str(exc)) from None
-    return resolve(raw, max_iterations=limits.max_iterations)
+    return resolve(raw, max_iterations=limits.max_iterations, max_size=limits.max_render_size)
 
 
 def _blob(frame: Frame, name: str, dtypes: tuple[str, ...], ndim: int | None = None) -> Any:
