@@ -57,12 +57,10 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     """The silhouette and the camera for `inputs` (inputs.mask None: found in inputs.image).
     Raises InputError when the photo shows no object, FitCancelled when `on_step` says stop."""
     mode = inputs.settings.fit_camera
-    levels: dict = {}  # the welded, decimated meshes the fits render, made once for both
+    v, f = inputs.verts, inputs.faces
+    levels = None if mode == m.FIT_OFF else fit_levels(v, f, device)  # rendered by both fits, made once
 
     def fit(mask: np.ndarray, camera: BlenderCamera, how: str, framing_found: bool = False) -> CameraFit:
-        v, f = inputs.verts, inputs.faces
-        if not levels:
-            levels.update(fit_levels(v, f, device))
         return fit_camera(v, f, mask, camera, how, device, on_step, free_framing=not framing_found, levels=levels)
 
     if inputs.mask is not None:

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..io import save_mesh
 from ..io.inputs_io import load_inputs
 from ..refine import refine_inputs
-from .manifest import Row
+from ..settings import resolve
 
 # A job's outputs: the refined mesh (the input's format), the report and, with a camera fit, the camera.
 REPORT, CAMERA = "report.json", "camera.json"
@@ -81,7 +81,7 @@ def _run(job: RowJob, tmp: Path, t0: float) -> RowOutcome:
         paths[role] = tmp / "in" / role / Path(name).name
         paths[role].parent.mkdir(parents=True)
         paths[role].write_bytes(data)
-    settings = Row(0, job.name, options=job.options).settings({})
+    settings = resolve(job.options)
     flags = {name: job.options.get(name, OPTION[name].default) for name in ("find_silhouette", "exif_orientation")}
     inputs, _ = load_inputs(
         paths["mesh"],
@@ -100,8 +100,9 @@ def _run(job: RowJob, tmp: Path, t0: float) -> RowOutcome:
     mesh_out = tmp / "out" / f"refined{paths['mesh'].suffix.lower()}"
     save_mesh(mesh_out, result.vertices, inputs.faces, template=paths["mesh"])
     report = result.report
-    files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(report.to_dict(), indent=1).encode()}
+    written = report.to_dict()
+    files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(written, indent=1).encode()}
     if report.camera is not None:
         files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
-    said = ReportSummary.from_dict(report.to_dict())
+    said = ReportSummary.from_dict(written)
     return RowOutcome("done", time.perf_counter() - t0, "", said.iou_before, said.iou_after, list(said.warnings), files)
