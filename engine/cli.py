@@ -37,6 +37,12 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
     p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
+    p.add_argument(
+        "--candidates-out",
+        type=Path,
+        help="a camera search: write the other views it found into this folder (view-2.json, ...: --camera's fields), "
+        "to refine again from one of them with --camera FILE --fit-camera refine",
+    )
     p.add_argument("--out", required=True, type=Path, help="refined mesh (same topology and vertex order)")
     _option_flags(p)
     p.add_argument("--device", choices=DEVICES, help="default: auto (CUDA when available)")
@@ -84,6 +90,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if args.camera_out:
         args.camera_out.parent.mkdir(parents=True, exist_ok=True)
         args.camera_out.write_text(json.dumps(result.camera.to_dict(), indent=1))
+    if args.candidates_out:
+        _write_candidates(args.candidates_out, result.report)
     if args.mask_out:
         save_mask(args.mask_out, result.mask, photo.rgb.shape[1::-1])
     if args.report:
@@ -132,6 +140,18 @@ def _run_with_progress(inputs, quiet: bool):
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous)
+
+
+def _write_candidates(folder: Path, report: Report) -> None:
+    """A search's other views as camera files, view-2.json on (view 1 is the one used)."""
+    candidates = (report.camera or {}).get("candidates", [])
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, view in enumerate(candidates, start=2):
+        (folder / f"view-{n}.json").write_text(json.dumps(view["camera"], indent=1))
+    if candidates:
+        print(
+            f"wrote {len(candidates)} other views to {folder}: refine from one with --camera {folder}/view-2.json --fit-camera refine"
+        )
 
 
 def _print_summary(out: Path, report: Report) -> None:

@@ -15,7 +15,9 @@ from . import messages as m
 class CameraFitSummary:
     """The camera fit (the report's "camera"): `mode` refine or search; `accepted`: the fitted
     camera was used; `framing`: a refine also moved distance and lens; IoUs of the mesh's silhouette
-    with the photo's before and after; the turn in degrees; the lens in mm before and after."""
+    with the photo's before and after; the turn from the given camera in degrees; where the fitted
+    camera sees the object from (azimuth 0 from -Y, 90 from +X; elevation above the XY plane); the
+    lens in mm before and after; a search's other candidate views and the fit's warnings."""
 
     mode: str
     accepted: bool
@@ -23,21 +25,46 @@ class CameraFitSummary:
     iou_before: float
     iou_after: float
     rotation_deg: float
+    azimuth_deg: float
+    elevation_deg: float
     lens_before: float
     lens_after: float
     seconds: float
+    candidates: int = 0
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CameraFitSummary:
-        names = ("iou_before", "iou_after", "rotation_deg", "lens_before", "lens_after", "seconds")
-        return cls(d["mode"], bool(d["accepted"]), bool(d.get("framing")), *(float(d[n]) for n in names))
+        names = (
+            "iou_before",
+            "iou_after",
+            "rotation_deg",
+            "azimuth_deg",
+            "elevation_deg",
+            "lens_before",
+            "lens_after",
+            "seconds",
+        )
+        numbers = (float(d[n]) for n in names)
+        return cls(
+            d["mode"], bool(d["accepted"]), bool(d.get("framing")), *numbers, len(d.get("candidates", ())),
+            tuple(d.get("warnings", ())),
+        )  # fmt: skip
 
     def change(self, precise: bool = False) -> str:
-        """e.g. "silhouette IoU 0.32 -> 0.92, turned 137 deg" (precise: 0.324 -> 0.917, 136.6 deg),
-        and the framing when it moved."""
+        """A refine: e.g. "silhouette IoU 0.32 -> 0.92, turned 7 deg from the given camera" (precise:
+        0.324 -> 0.917, 6.6 deg), and the framing when it moved. A search, whose start says nothing:
+        "silhouette IoU 0.85, seen from azimuth 133 deg, 22 deg above"."""
         iou, turn = (3, 1) if precise else (2, 0)
-        text = f"silhouette IoU {self.iou_before:.{iou}f} -> {self.iou_after:.{iou}f}, turned {self.rotation_deg:.{turn}f} deg"
-        if self.accepted and self.framing and self.mode == m.FIT_REFINE:
+        if self.mode == m.FIT_SEARCH:
+            height = f"{abs(self.elevation_deg):.{turn}f} deg {'above' if self.elevation_deg >= 0 else 'below'}"
+            given = "" if self.accepted else f" (the given camera's {self.iou_before:.{iou}f})"
+            return f"silhouette IoU {self.iou_after:.{iou}f}{given}, seen from azimuth {self.azimuth_deg:.{turn}f} deg, {height}"
+        text = (
+            f"silhouette IoU {self.iou_before:.{iou}f} -> {self.iou_after:.{iou}f}, "
+            f"turned {self.rotation_deg:.{turn}f} deg from the given camera"
+        )
+        if self.accepted and self.framing:
             text += ", distance and lens too: the mesh follows the photo's outline closely"
         return text
 
@@ -86,20 +113,20 @@ class ReportSummary:
     volume_change: float | None  # relative, beyond the overall scale (self-check); None for an open mesh
     camera: CameraFitSummary | None = None
     silhouette: SilhouetteSummary | None = None
-    warnings: tuple[str, ...] = field(default=())  # the silhouette's, then the self-check's
+    warnings: tuple[str, ...] = field(default=())  # the camera fit's, the silhouette's, then the self-check's
 
     @classmethod
     def from_dict(cls, report: dict[str, Any]) -> ReportSummary:
         ious, check = report.get("silhouette_iou") or {}, report.get("self_check") or {}
         camera, silhouette = report.get("camera"), report.get("silhouette")
+        fit = None if not camera else CameraFitSummary.from_dict(camera)
         found = None if not silhouette else SilhouetteSummary.from_dict(silhouette)
         return cls(
             str(report.get("device", "")), int(report.get("vertices", 0)), int(report.get("iterations_run", 0)),
             int(report.get("best_iteration", 0)), float((report.get("seconds") or {}).get("total", 0.0)),
             _number(ious.get("before")), _number(ious.get("after")), _number(check.get("shift")), _number(check.get("scale")),
-            _number(check.get("volume_change")),
-            None if not camera else CameraFitSummary.from_dict(camera), found,
-            (*(found.warnings if found else ()), *check.get("warnings", ())),
+            _number(check.get("volume_change")), fit, found,
+            (*(fit.warnings if fit else ()), *(found.warnings if found else ()), *check.get("warnings", ())),
         )  # fmt: skip
 
     def iou_change(self, digits: int = 3) -> str:

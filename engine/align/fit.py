@@ -11,11 +11,15 @@ first, so the shape refinement never bends the mesh to explain a camera's error.
   change them made the 3D result worse on average (docs/benchmarks.md, camera section). Unless
   the mesh is nearly right: freed, the rigid mesh then follows the photo's outline to within
   NEARLY_RIGHT, and the camera keeps the framing it found (CameraFit.framing).
-- "search" (the camera is unknown or far off): viewing directions all around the object, each
-  matched to the photo's silhouette in the image plane by moments (position, size, and the long
-  axis' direction or upright) and scored by IoU at low resolution, all in one batch; the best few
-  distinct directions are refined as above. Symmetric objects look alike from mirrored
-  viewpoints: among fits within `TIE_IOU` of the best, the one closest to the given camera wins.
+- "search" (the camera is unknown or far off): upright views first (a level camera, the object on
+  its base, from a little below to steeply above: how photos are taken), each matched to the
+  photo's silhouette in the image plane by its area and centroid and scored by IoU at low
+  resolution, all in one batch (search.py); free views (any direction and roll) only when no
+  upright one matches. The best few distinct views race: each is polished at the coarsest size,
+  and those within `RACE` of the best go on to the finer sizes. Look-alike views (a symmetric
+  object seen from mirrored sides; a round one from anywhere around) end within `TIE_IOU` of the
+  best: the one closest to the given camera is used, the others are kept as candidates and named
+  in a warning.
 
 A fit that does not overlap the photo better than the given camera is rejected (reported, and the
 given camera is used); a search whose best fit overlaps less than `MIN_SEARCH_IOU` means the photo
@@ -43,7 +47,7 @@ from ..proxy import decimate
 from ..render.view import IOU_SIZE, outline_error, silhouette_iou
 from ..topology import weld, welded_faces
 from .polish import Mesh, OnFitStep, StepCounter, polish
-from .search import SEARCH_SIZE, search_views
+from .search import DISTINCT_DEG, SEARCH_SIZE, search_views
 
 FIT_FACES = 4000  # faces of the mesh the fit renders at EVAL_SIZE (proportionally fewer below: fit_levels)
 POLISH = ((64, 40, 1.0), (128, 40, 0.7), (256, 40, 0.5))  # (longest side px, iterations, sigma px) coarse to fine
@@ -53,6 +57,10 @@ REFINE_POLISH = (*POLISH[:2], (256, 15, 0.5))
 EVAL_SIZE = IOU_SIZE  # longest side of the IoU that accepts or rejects a fit
 TIE_IOU = 0.01
 MIN_SEARCH_IOU = 0.5
+# A start this far behind the best after the coarsest polish stage stops there. Measured on the
+# tuning half (true silhouettes, upright views): the start that leads the search ended within
+# TIE_IOU of the best fit in every case; the others only confirm or name look-alikes.
+RACE = 0.02
 # "refine": a Gaussian prior centred on the given camera (polish.PRIOR_SIGMA), of this weight.
 PRIOR_WEIGHT = 0.05
 # ...unless the mesh is nearly right: then the photo's framing is the camera's. After the held fit a
@@ -81,11 +89,38 @@ class CameraFit:
     rotation_deg: float  # between the given and the fitted camera
     lens_before: float
     lens_after: float
-    candidates: int  # cameras scored
+    scored: int  # cameras scored
     seconds: float
+    # A search's distinct polished views, best IoU (at EVAL_SIZE) first, the fitted one among them.
+    views: tuple[tuple[float, BlenderCamera], ...] = ()
+    upright: bool = True  # a search: the view was found among upright ones
+    centre: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the object's centre (world), which the views look at
+
+    @property
+    def look_alikes(self) -> list[tuple[float, BlenderCamera]]:
+        """The views other than the fitted one that explain the photo nearly as well (TIE_IOU)."""
+        top = max((iou for iou, _ in self.views), default=0.0)
+        return [(iou, c) for iou, c in self.views if iou >= top - TIE_IOU and c is not self.fitted]
+
+    def warnings(self) -> list[str]:
+        """What a user should check about the found camera, in words."""
+        out = []
+        if self.look_alikes:
+            out.append(
+                f"the photo fits {len(self.look_alikes) + 1} views of the mesh nearly equally (silhouette IoU within "
+                f"{TIE_IOU}): the one closest to the given camera was used; check it, or give a rough camera "
+                "(the others are the report's camera candidates)"
+            )
+        if self.mode == m.FIT_SEARCH and not self.upright:
+            out.append(
+                "no upright view (a level camera, the object standing on its base) matches the photo: the camera was "
+                "found among tilted ones; check it, or give a rough camera"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The report's camera section (the fitted camera in Blender's fields)."""
+        azimuth, elevation = view_angles(self.fitted, np.asarray(self.centre))
         return {
             "mode": self.mode,
             "accepted": self.accepted,
@@ -93,12 +128,30 @@ class CameraFit:
             "iou_before": self.iou_before,
             "iou_after": self.iou_after,
             "rotation_deg": self.rotation_deg,
+            "azimuth_deg": azimuth,
+            "elevation_deg": elevation,
             "lens_before": self.lens_before,
             "lens_after": self.lens_after,
-            "candidates": self.candidates,
+            "scored": self.scored,
             "seconds": self.seconds,
             "fitted": self.fitted.to_dict(),
+            "upright": self.upright,
+            "candidates": [
+                {"iou": iou, "rotation_deg": rotation_between_deg(self.fitted, c), "camera": c.to_dict()}
+                for iou, c in self.views
+                if c is not self.fitted
+            ],
+            "warnings": self.warnings(),
         }
+
+
+def view_angles(camera: BlenderCamera, centre: np.ndarray) -> tuple[float, float]:
+    """Where `camera` sees the object from (degrees): the azimuth about world +Z of the direction
+    from the object's `centre` to the camera, 0 from -Y (the front of a generator's mesh), 90 from
+    +X; and its elevation above the XY plane."""
+    d = np.asarray(camera.location, dtype=np.float64) - centre
+    d = d / max(float(np.linalg.norm(d)), 1e-12)
+    return float(np.degrees(np.arctan2(d[0], -d[1]))), float(np.degrees(np.arcsin(np.clip(d[2], -1.0, 1.0))))
 
 
 def fit_camera(
@@ -125,22 +178,21 @@ def fit_camera(
     target = torch.tensor(mask, dtype=points.dtype, device=points.device)[None, None]
     frame = NormalizedFrame.around(verts)  # the object's centre and size: the orbit's centre and the step's unit
     centre, size = frame.centre, frame.scale
-    if mode == m.FIT_SEARCH:
-        starts, scored = search_views(*levels[SEARCH_SIZE], target, camera, centre, size)
-    else:
-        starts, scored = [CameraCorrection(camera, centre, size)], 1
-    prior, stages = (PRIOR_WEIGHT, REFINE_POLISH) if mode == m.FIT_REFINE else (0.0, POLISH)
     free_framing = free_framing and mode == m.FIT_REFINE
     extra = sum(stage[1] for stage in FRAMING_POLISH) if free_framing else 0
-    steps = StepCounter(on_step, len(starts) * sum(stage[1] for stage in stages) + extra)
+    steps = StepCounter(on_step, extra)
+    views: tuple[tuple[float, BlenderCamera], ...] = ()
+    upright = True
     with deterministic_algorithms():  # the same fit on every run, called alone as within a refinement
-        cameras = [polish(c, levels, target, prior, stages, steps) for c in starts]
-    ious = [silhouette_iou(c, points, faces, target) for c in cameras]
+        if mode == m.FIT_SEARCH:
+            views, scored, upright = _search(levels, target, camera, centre, size, steps)
+            fitted, iou_after = _choose(views, camera)
+            _check_match(iou_after)
+        else:
+            steps.total += sum(stage[1] for stage in REFINE_POLISH)
+            fitted = polish(CameraCorrection(camera, centre, size), levels, target, PRIOR_WEIGHT, REFINE_POLISH, steps)
+            iou_after, scored = silhouette_iou(fitted, points, faces, target), 1
     before = silhouette_iou(camera, points, faces, target)
-    best = _choose(cameras, ious, camera)
-    if mode == m.FIT_SEARCH:
-        _check_match(ious[best])
-    fitted, iou_after = cameras[best], ious[best]
     accepted = iou_after > before and _sees(fitted, verts)
     framing = accepted and mode == m.FIT_SEARCH
     if free_framing:
@@ -149,7 +201,59 @@ def fit_camera(
             fitted, iou_after, accepted, framing = freed, silhouette_iou(freed, points, faces, target), True, True
     turn, seconds = rotation_between_deg(camera, fitted), time.perf_counter() - t0
     used = fitted if accepted else camera
-    return CameraFit(mode, used, fitted, accepted, framing, before, iou_after, turn, camera.lens, fitted.lens, scored, seconds)
+    return CameraFit(
+        mode, used, fitted, accepted, framing, before, iou_after, turn, camera.lens, fitted.lens, scored, seconds,
+        views, upright, tuple(map(float, centre)),
+    )  # fmt: skip
+
+
+def _search(
+    levels: dict[int, Mesh], target: torch.Tensor, camera: BlenderCamera, centre: np.ndarray, size: float, steps: StepCounter
+) -> tuple[tuple[tuple[float, BlenderCamera], ...], int, bool]:
+    """Upright views, and free ones when no upright view matches (MIN_SEARCH_IOU): the distinct
+    polished views, best first; how many cameras were scored; whether the best is upright."""
+    views, scored = _race(levels, target, camera, centre, size, steps, upright=True)
+    if views[0][0] >= MIN_SEARCH_IOU:
+        return views, scored, True
+    free, more = _race(levels, target, camera, centre, size, steps, upright=False)
+    return _distinct(sorted((*views, *free), key=lambda v: -v[0])), scored + more, free[0][0] > views[0][0]
+
+
+def _race(
+    levels: dict[int, Mesh], target: torch.Tensor, camera: BlenderCamera, centre: np.ndarray, size: float,
+    steps: StepCounter, upright: bool,
+) -> tuple[tuple[tuple[float, BlenderCamera], ...], int]:  # fmt: skip
+    """The search's best starts (search_views), each polished at the coarsest size; those within
+    RACE of the best then at the finer ones. Returns the distinct views, best IoU first, and how
+    many cameras were scored."""
+    starts, scored = search_views(*levels[SEARCH_SIZE], target, camera, centre, size, upright)
+    points, faces = levels[EVAL_SIZE]
+    first, rest = POLISH[:1], POLISH[1:]
+    steps.total += len(starts) * sum(stage[1] for stage in POLISH)
+    coarse = [polish(c, levels, target, 0.0, first, steps) for _, c in starts]
+    ious = [silhouette_iou(c, points, faces, target) for c in coarse]
+    views = []
+    for cam, iou in zip(coarse, ious):
+        if iou < max(ious) - RACE:
+            steps.total -= sum(stage[1] for stage in rest)
+            continue
+        done = polish(CameraCorrection(cam, centre, size), levels, target, 0.0, rest, steps)
+        views.append((silhouette_iou(done, points, faces, target), done))
+    return _distinct(sorted(views, key=lambda v: -v[0])), scored
+
+
+def _distinct(views: list[tuple[float, BlenderCamera]]) -> tuple[tuple[float, BlenderCamera], ...]:
+    """`views` (best first) without those that look from within DISTINCT_DEG of a better one (two
+    starts that reached the same view)."""
+    kept: list[tuple[float, BlenderCamera]] = []
+    for iou, cam in views:
+        if all(_apart_deg(cam, other) >= DISTINCT_DEG for _, other in kept):
+            kept.append((iou, cam))
+    return tuple(kept)
+
+
+def _apart_deg(a: BlenderCamera, b: BlenderCamera) -> float:
+    return float(np.degrees(np.arccos(np.clip(a.view_direction @ b.view_direction, -1.0, 1.0))))
 
 
 def silhouette_optimum(
@@ -217,8 +321,9 @@ def _sees(camera: BlenderCamera, verts: np.ndarray) -> bool:
     return True
 
 
-def _choose(cameras: list[BlenderCamera], ious: list[float], given: BlenderCamera) -> int:
-    """The best IoU, or among fits within TIE_IOU of it the one closest to the given camera."""
-    top = max(ious)
-    near = [i for i, iou in enumerate(ious) if iou >= top - TIE_IOU]
-    return min(near, key=lambda i: rotation_between_deg(given, cameras[i]))
+def _choose(views: tuple[tuple[float, BlenderCamera], ...], given: BlenderCamera) -> tuple[BlenderCamera, float]:
+    """The view with the best IoU, or among views within TIE_IOU of it the one closest to the
+    given camera; with its IoU."""
+    near = [(iou, c) for iou, c in views if iou >= views[0][0] - TIE_IOU]
+    iou, camera = min(near, key=lambda v: rotation_between_deg(given, v[1]))
+    return camera, iou

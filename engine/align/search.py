@@ -1,7 +1,13 @@
-"""The viewpoint search: viewing directions all around the object, each matched to the photo's
-silhouette in the image plane by moments (position, size, and the long axis' direction or upright)
-and scored by IoU at low resolution in batches; the best few distinct directions become the
-camera corrections the polish starts from."""
+"""The viewpoint search: viewing directions around the object, each matched to the photo's
+silhouette in the image plane by moments and scored by IoU at low resolution in batches; the best
+few distinct directions become the camera corrections the polish starts from.
+
+Two families of views (`UPRIGHT`, `FREE`). Photos are taken upright: the camera level (no roll
+against the world's +Z) and the object on its base, seen from a little below to steeply above. An
+upright view is fixed by its azimuth and elevation; the image-plane similarity then only sets the
+picture's size and position (area and centroid). A free view may look from anywhere and is turned
+in the picture too (the long axis' direction, or none).
+"""
 
 from __future__ import annotations
 
@@ -17,20 +23,29 @@ from ..render import hard_silhouette
 from ..render.view import mask_ious, target_at, view_pixels, view_size
 from ..threads import keep_cpu_share
 
-SEARCH_DIRECTIONS = 160  # about 16 degrees apart: within the gradient fit's reach
+SEARCH_DIRECTIONS = 160  # free views: about 16 degrees apart, within the gradient fit's reach
+# Upright views: every 15 degrees of azimuth and of elevation, from a little below the object's
+# base to steeply above (a hand-held or tripod photo; straight down has no "up" to keep level).
+UPRIGHT_AZIMUTHS = 24
+UPRIGHT_ELEVATIONS = (-15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 75.0)
+UP = np.array([0.0, 0.0, 1.0])  # Blender's world up
 SEARCH_SIZE = 64  # longest side (pixels) of the search's renders
 SEARCH_KEEP = 4  # distinct directions refined by gradient descent
 DISTINCT_DEG = 30.0  # kept directions are at least this far apart
 
 
-def search_views(points, faces, target, camera: BlenderCamera, centre: np.ndarray, size: float):
-    """Directions all around the object, each with its image-plane similarity; returns the
-    corrections of the best distinct few and how many cameras were scored."""
+def search_views(points, faces, target, camera: BlenderCamera, centre: np.ndarray, size: float, upright: bool):
+    """Upright or free directions around the object, each with its image-plane similarity; returns
+    the best distinct few as (IoU at SEARCH_SIZE, correction), best first, and how many cameras
+    were scored."""
     hw = view_size(camera, SEARCH_SIZE)
     ref = target_at(target, hw)
     distance = float(np.linalg.norm(camera.location - centre))
-    up = np.asarray(camera.matrix_world, dtype=np.float64)[:3, 1]
-    candidates = [look_from(camera, centre, d, distance, up) for d in _sphere(SEARCH_DIRECTIONS)]
+    if upright:
+        directions, up = upright_directions(), UP
+    else:
+        directions, up = _sphere(SEARCH_DIRECTIONS), np.asarray(camera.matrix_world, dtype=np.float64)[:3, 1]
+    candidates = [look_from(camera, centre, d, distance, up) for d in directions]
     goal = Moments.of(ref[None].float())
     best: list[tuple[float, int, torch.Tensor]] = []  # (IoU, candidate, moved 2D points)
     for chunk in range(0, len(candidates), 32):
@@ -38,20 +53,22 @@ def search_views(points, faces, target, camera: BlenderCamera, centre: np.ndarra
         cams = candidates[chunk : chunk + 32]
         pix = torch.stack([view_pixels(c, points, hw) for c in cams])
         source = Moments.of(hard_silhouette(pix, faces, hw).float())
-        for turn in (torch.zeros(len(cams), dtype=torch.float64), goal.angle - source.angle, goal.angle - source.angle + math.pi):
+        level = torch.zeros(len(cams), dtype=torch.float64)
+        turns = (level,) if upright else (level, goal.angle - source.angle, goal.angle - source.angle + math.pi)
+        for turn in turns:
             moved, iou = _similar(pix, faces, source, goal, ref, turn)
             best += [(float(iou[i]), chunk + i, moved[i]) for i in range(len(cams))]
     best.sort(key=lambda b: -b[0])
-    starts: list[CameraCorrection] = []
-    for _, index, moved in best:
+    starts: list[tuple[float, CameraCorrection]] = []
+    for iou, index, moved in best:
         direction = candidates[index].view_direction
-        if all(np.degrees(np.arccos(np.clip(direction @ s.camera.view_direction, -1, 1))) >= DISTINCT_DEG for s in starts):
+        if all(np.degrees(np.arccos(np.clip(direction @ s.camera.view_direction, -1, 1))) >= DISTINCT_DEG for _, s in starts):
             correction = CameraCorrection(candidates[index], centre, size)
             pix = view_pixels(candidates[index], points, hw)
-            starts.append(_start_from_similarity(correction, pix, moved, hw))
+            starts.append((iou, _start_from_similarity(correction, pix, moved, hw)))
         if len(starts) == SEARCH_KEEP:
             break
-    return starts, 3 * len(candidates)
+    return starts, len(best)
 
 
 def _similar(pix: torch.Tensor, faces: torch.Tensor, source: Moments, goal: Moments, ref: torch.Tensor, turn: torch.Tensor):
@@ -97,6 +114,14 @@ def _start_from_similarity(correction: CameraCorrection, pix: torch.Tensor, move
 def _rotate(p: torch.Tensor, angle: float) -> torch.Tensor:
     c, s = math.cos(angle), math.sin(angle)
     return torch.stack((c * p[0] - s * p[1], s * p[0] + c * p[1]))
+
+
+def upright_directions() -> np.ndarray:
+    """(UPRIGHT_AZIMUTHS x len(UPRIGHT_ELEVATIONS), 3) unit directions from the object to an upright camera."""
+    az = np.radians(np.arange(UPRIGHT_AZIMUTHS) * 360.0 / UPRIGHT_AZIMUTHS)
+    el = np.radians(np.asarray(UPRIGHT_ELEVATIONS))
+    a, e = np.meshgrid(az, el, indexing="ij")
+    return np.stack((np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)), -1).reshape(-1, 3)
 
 
 def _sphere(n: int) -> np.ndarray:
