@@ -34,6 +34,12 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--occluder", type=Path, help="mesh (same frame) of what hides the object in the photo: those pixels are left out"
     )
+    p.add_argument(
+        "--hints",
+        type=Path,
+        help="hint strokes for finding the silhouette in the photo: an image of its aspect (e.g. the photo painted over), "
+        "red strokes on the object, blue on the background",
+    )
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
     p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
@@ -79,6 +85,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         args.find_silhouette,
         args.occluder,
         exif_orientation=args.exif_orientation,
+        hints=args.hints,
     )
     verts, faces = inputs.verts, inputs.faces
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from refine_protocol.messages import PRESET_DEFAULT, SILHOUETTE_AUTO, SILHOUETTE_MASK
+from refine_protocol.request import HINT_BACKGROUND
 
 from .camera import BlenderCamera
 from .camera.view import check_view
@@ -31,6 +32,7 @@ class RefineInputs:
     silhouette_source: str = SILHOUETTE_MASK  # where `mask` came from (SILHOUETTE_AUTO when None)
     parts: tuple[int, ...] = ()  # vertex counts of consecutive parts (separate objects); () or one: a single object
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float64 world, (G, 3) int64: hides the object
+    hints: np.ndarray | None = None  # (h, w) uint8 hint strokes at the photo's aspect (silhouette.HINT_*), or None
 
     @classmethod
     def checked(
@@ -44,6 +46,7 @@ class RefineInputs:
         silhouette_source: str = SILHOUETTE_MASK,
         parts: tuple[int, ...] = (),
         occluder: tuple[np.ndarray, np.ndarray] | None = None,
+        hints: np.ndarray | None = None,
     ) -> RefineInputs:
         """Validate everything (raises InputError naming the problem). The photo and the mask may
         have any size with the camera's aspect ratio: they are resampled to the camera's."""
@@ -65,7 +68,22 @@ class RefineInputs:
         check_view(verts, camera)
         parts = check_parts(parts, len(verts))
         occluder = None if occluder is None else check_mesh(*occluder, what="occluder")
-        return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder)
+        hints = None if hints is None else check_hints(hints, camera, mask is None)
+        return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder, hints)
+
+
+def check_hints(hints: np.ndarray, camera: BlenderCamera, finding: bool) -> np.ndarray:
+    """Hint strokes: (h, w) labels 0 (none), 1 (object), 2 (background) with the camera's aspect,
+    for a silhouette to be found in the photo (`finding`: a mask or alpha is final)."""
+    hints = np.asarray(hints)
+    if not finding:
+        raise InputError("hints: strokes help find the silhouette in the photo, but a mask (or the photo's alpha) was given")
+    if hints.ndim != 2 or hints.dtype != np.uint8:
+        raise InputError(f"hints: must be a 2D uint8 array of labels, got {hints.dtype} of shape {hints.shape}")
+    if hints.size and hints.max() > HINT_BACKGROUND:
+        raise InputError(f"hints: labels are 0 (none), 1 (object) and 2 (background), got {int(hints.max())}")
+    check_aspect(hints.shape[::-1], camera.image_size_wh, "hints")
+    return hints
 
 
 MAX_PARTS = 256  # each part costs a nearest-neighbour query per iteration

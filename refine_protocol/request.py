@@ -83,8 +83,11 @@ OPTION = {o.name: o for o in OPTIONS}
 SETTING_OPTIONS = tuple(o.name for o in OPTIONS if o.where == SETTINGS)
 
 # The request's files (a batch manifest's path columns): the mesh and the photo are required.
-MESH, IMAGE, CAMERA, MASK, OCCLUDER = "mesh", "image", "camera", "mask", "occluder"
-FILES = (MESH, IMAGE, CAMERA, MASK, OCCLUDER)
+MESH, IMAGE, CAMERA, MASK, OCCLUDER, HINTS = "mesh", "image", "camera", "mask", "occluder", "hints"
+FILES = (MESH, IMAGE, CAMERA, MASK, OCCLUDER, HINTS)
+# Hint strokes: a label per pixel of the photo (the "hints" blob); as a file, red strokes are object
+# and blue ones background (engine/io/image_io.load_hints).
+HINT_NONE, HINT_OBJECT, HINT_BACKGROUND = 0, 1, 2
 
 # Blob names on the wire.
 VERTICES, FACES, OCCLUDER_VERTICES, OCCLUDER_FACES = "vertices", "faces", "occluder_vertices", "occluder_faces"
@@ -114,7 +117,8 @@ class RefineRequest:
     mask: (H, W) float32 in [0, 1] or uint8, row 0 at the top; settings: SETTING_OPTIONS by name
     (the rest come from the preset); find_silhouette / exif_orientation: the HEADER options;
     parts: vertex counts of consecutive parts when several objects are refined as one; occluder:
-    ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera."""
+    ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera; hints: (h, w) uint8
+    HINT_* labels at the photo's aspect, strokes that help find the silhouette in the photo."""
 
     vertices: Any
     faces: Any
@@ -126,6 +130,7 @@ class RefineRequest:
     exif_orientation: bool = True
     parts: list[int] = field(default_factory=list)
     occluder: tuple[Any, Any] | None = None
+    hints: Any = None
     progress_hz: float = 10.0
     progress_vertices: bool = True
 
@@ -144,6 +149,8 @@ class RefineRequest:
 
             arr = np.asarray(self.mask)
             blobs.append(Blob.from_array(MASK, arr, "u8" if arr.dtype == np.uint8 else "f32"))
+        if self.hints is not None:
+            blobs.append(Blob.from_array(HINTS, self.hints, "u8"))
         header: dict[str, Any] = {
             "type": m.REFINE,
             "job": job,

@@ -11,7 +11,7 @@ import pytest
 
 from engine.server.requests import Limits, RequestError, parse_refine
 from refine_protocol import decode_frame, encode_frame
-from refine_protocol.request import RefineRequest, check_settings
+from refine_protocol.request import HINT_BACKGROUND, RefineRequest, check_settings
 
 from .conftest import EXAMPLE
 
@@ -32,6 +32,30 @@ def test_a_request_reads_back_as_it_was_sent(example):
     assert got.exif_orientation is False and got.camera.to_dict()["lens"] == camera["lens"]
     np.testing.assert_array_equal(got.verts, verts.astype(np.float32))
     np.testing.assert_array_equal(got.occluder[1], [[0, 1, 2]])
+
+
+def _hinted(example, hints: np.ndarray, **fields):
+    header, blobs = RefineRequest(example["verts"], example["faces"], json.loads((EXAMPLE / "camera.json").read_text()),
+                                  image=(EXAMPLE / "photo.jpg").read_bytes(), hints=hints, **fields).to_frame("j")  # fmt: skip
+    return parse_refine(decode_frame(encode_frame(header, blobs)), Limits())
+
+
+def test_hint_strokes_travel_with_the_photo_and_are_checked(example):
+    h, w = example["mask"].shape
+    hints = np.zeros((h // 2, w // 2), np.uint8)
+    hints[10:14, 10:40] = HINT_BACKGROUND
+    got = _hinted(example, hints)
+    np.testing.assert_array_equal(got.hints, hints)
+    assert got.inputs().hints is not None and got.mask is None  # found in the photo, with the strokes
+    for bad, problem in (
+        (np.full((h, w), 7, np.uint8), "labels are 0 .none., 1 .object. and 2 .background., got 7"),
+        (np.zeros((h, 2 * w), np.uint8), "hints: aspect ratio"),
+    ):
+        with pytest.raises(RequestError, match=problem) as info:
+            _hinted(example, bad)
+        assert info.value.code == "invalid_input"
+    with pytest.raises(RequestError, match="a mask .or the photo's alpha. was given"):
+        _hinted(example, hints, mask=example["mask"])
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,15 @@ from bench.metrics import mesh_accuracy
 from engine.camera.pose import rotation_between_deg
 from engine.camera.start import search_start
 from engine.errors import InputError
+from engine.io.image_io import load_hints
 from engine.preview import silhouette
 from engine.refine import refine
 from engine.render.view import mask_iou
 from engine.settings import preset
 from engine.silhouette import confirm_overlap, extract_silhouette, to_camera_size
+from refine_protocol.request import HINT_BACKGROUND, HINT_OBJECT
+
+from .conftest import EXAMPLE, run_cli
 
 DATA = Path(__file__).parent / "data"
 
@@ -167,6 +171,41 @@ def test_a_grey_object_keeps_its_shaded_side_beside_its_cast_shadow(example):
     assert (found & (shadow > 0.25) & ~truth).sum() < 0.1 * ((shadow > 0.25) & ~truth).sum()
 
 
+def _two_tone_disc() -> tuple[np.ndarray, np.ndarray]:
+    """A photo (H, W, 3) of a disc whose upper half is red and lower half nearly the backdrop's
+    colour, and the disc (H, W) bool: what no colour model can find without help."""
+    h, w = 240, 320
+    yy, xx = np.mgrid[:h, :w]
+    backdrop = np.array([0.55, 0.6, 0.65])
+    truth = ((xx - 160) / 80.0) ** 2 + ((yy - 120) / 70.0) ** 2 < 1
+    rgb = np.broadcast_to(backdrop, (h, w, 3)) + 0.03 * (xx / w)[..., None]
+    rgb = np.where((truth & (yy < 120))[..., None], [0.8, 0.2, 0.15], np.where(truth[..., None], 0.97 * backdrop, rgb))
+    rgb = rgb + np.random.default_rng(0).normal(0, 0.01, rgb.shape)
+    return np.clip(rgb, 0, 1).astype(np.float32), truth
+
+
+def test_one_hint_stroke_brings_back_the_half_the_photo_hides():
+    rgb, truth = _two_tone_disc()
+    assert mask_iou(extract_silhouette(rgb).mask > 0.5, truth) < 0.6  # the red half alone
+    hints = np.zeros((120, 160), np.uint8)  # at half the photo's size: any size of its aspect
+    hints[75:79, 60:100] = HINT_OBJECT  # one stroke across the lower half
+    hints[5:9, 5:40] = HINT_BACKGROUND
+    found = extract_silhouette(rgb, hints=hints)
+    assert mask_iou(found.mask > 0.5, truth) > 0.97
+
+
+def test_hint_strokes_are_read_from_red_and_blue_paint(tmp_path):
+    paint = np.zeros((20, 30, 4), np.uint8)
+    paint[2:4, 2:10] = (230, 40, 30, 255)  # red: object
+    paint[10:12, 2:10] = (20, 60, 220, 255)  # blue: background
+    paint[15:17, 2:10] = (200, 200, 200, 255)  # grey: no hint
+    paint[18, 2:10] = (230, 40, 30, 40)  # transparent red: no hint
+    Image.fromarray(paint).save(tmp_path / "hints.png")
+    labels = load_hints(tmp_path / "hints.png")
+    assert labels.shape == (20, 30) and labels[3, 5] == HINT_OBJECT and labels[11, 5] == HINT_BACKGROUND
+    assert (labels == HINT_OBJECT).sum() == 16 and (labels == HINT_BACKGROUND).sum() == 16
+
+
 def test_a_featureless_photo_has_no_object(example):
     flat = np.full((*example["mask"].shape, 3), 0.5, np.float32)
     # The backdrop's colours explain every pixel: no hard object label, nothing found.
@@ -270,3 +309,30 @@ def test_a_cancel_during_the_camera_fit_of_a_plain_photo_leaves_the_mesh_as_it_w
     result = refine(*args, image=_plain_photo(example, "product"), progress=lambda p: True)
     assert result.cancelled and result.report.iterations_run == 0 and result.report.silhouette_iou is None
     np.testing.assert_allclose(result.vertices, example["verts"], atol=1e-5 * np.ptp(example["verts"]))
+
+
+def test_cli_hints_are_kept_in_the_silhouette_it_finds(tmp_path, example):
+    """A background stroke across the cow's body: the silhouette found keeps it out, as the user said."""
+    w, h = Image.open(EXAMPLE / "photo.jpg").size
+    paint = np.zeros((h, w, 3), np.uint8)
+    paint[h // 2 - 8 : h // 2 + 8, :] = (20, 60, 220)
+    rows = slice(h // 2 - 4, h // 2 + 4)  # inside the stroke, clear of its resampled edges
+    Image.fromarray(paint).save(tmp_path / "hints.png")
+    mask_out = tmp_path / "mask.png"
+    proc = run_cli(
+        *("refine", "--mesh", str(EXAMPLE / "ground_truth.obj"), "--image", str(EXAMPLE / "photo.jpg")),
+        *("--camera", str(EXAMPLE / "camera.json"), "--hints", str(tmp_path / "hints.png"), "--iterations", "1"),
+        *("--quiet", "--out", str(tmp_path / "r.obj"), "--mask-out", str(mask_out)),
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = np.asarray(Image.open(mask_out)) > 127
+    assert not found[rows].any() and found.mean() > 0.5 * (example["mask"] > 0.5).mean()
+    proc = run_cli(
+        *("refine", "--mesh", str(EXAMPLE / "ground_truth.obj"), "--image", str(EXAMPLE / "photo.jpg")),
+        *("--camera", str(EXAMPLE / "camera.json"), "--hints", str(tmp_path / "hints.png"), "--mask", str(mask_out)),
+        *(
+            "--out",
+            str(tmp_path / "r2.obj"),
+        ),
+    )
+    assert proc.returncode == 2 and "hints: strokes help find the silhouette in the photo" in proc.stderr

@@ -91,7 +91,7 @@ def _finder(inputs: RefineInputs) -> Callable[..., Extraction]:
 
     def find(camera: BlenderCamera | None, earlier: np.ndarray | None = None, provisional: bool = False) -> Extraction:
         prior = None if camera is None else silhouette(inputs.verts, inputs.faces, camera, WORK_SIZE)
-        return extract_silhouette(inputs.image, prior, earlier, provisional)
+        return extract_silhouette(inputs.image, prior, earlier, provisional, inputs.hints)
 
     return find
 

@@ -92,6 +92,7 @@ def _run(job: RowJob, tmp: Path, t0: float) -> RowOutcome:
         flags["find_silhouette"],
         paths.get("occluder"),
         exif_orientation=flags["exif_orientation"],
+        hints=paths.get("hints"),
     )
     deadline = t0 + job.timeout_s if job.timeout_s > 0 else float("inf")
     result = refine_inputs(inputs, lambda _p: time.perf_counter() > deadline)

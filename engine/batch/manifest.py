@@ -1,7 +1,8 @@
 """A batch manifest: one refinement per row, from a CSV file (a header row) or JSON lines.
 
 Columns / keys: the request's files (refine_protocol.request.FILES: `mesh` and `image` required,
-`camera`, `mask`, `occluder`, a mesh of what hides the object in the photo), `name` (the row's
+`camera`, `mask`, `occluder`, a mesh of what hides the object in the photo, `hints`, an image of
+hint strokes: red on the object, blue on the background), `name` (the row's
 output folder; default: the mesh file's stem), and the request's options (request.OPTIONS, e.g.
 `preset`, `iterations`, `fit_camera`; `exif_orientation` defaults to true: photos turned as their
 EXIF orientation says).

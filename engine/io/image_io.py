@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 import refine_protocol.messages as m
+from refine_protocol.request import HINT_BACKGROUND, HINT_NONE, HINT_OBJECT
 
 from ..errors import InputError, LimitError
 
@@ -23,6 +24,7 @@ MAX_PIXELS = 64 * 1024 * 1024
 # ISO base media brands of HEIF photos (an iPhone's default format), which Pillow cannot decode.
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 Source = str | Path | bytes | memoryview  # a file, or an encoded image's bytes
+HINT_MARGIN = 0.3  # a stroke's colour channel leads the other two by this much (0..1): red or blue, not a grey or a skin tone
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,19 @@ def load_image(
     rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     silhouette, source = _silhouette(img, mask, max_pixels, find, exif_orientation)
     return Photo(rgb, None if silhouette is None else silhouette.astype(np.float32) / 255.0, source)
+
+
+def load_hints(source: Source, max_pixels: int = MAX_PIXELS, exif_orientation: bool = True) -> np.ndarray:
+    """Hint strokes painted over the photo (or on a blank image of its aspect): clearly red pixels
+    are object, clearly blue ones background, transparent or other ones no hint. Returns (H, W)
+    uint8 labels (refine_protocol.request.HINT_*)."""
+    img = _open(source, "hints", max_pixels, exif_orientation)
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    r, g, b, a = np.moveaxis(rgba, -1, 0)
+    shown = a >= 0.5
+    red = shown & (r >= 0.5) & (r - np.maximum(g, b) >= HINT_MARGIN)
+    blue = shown & (b >= 0.5) & (b - np.maximum(r, g) >= HINT_MARGIN)
+    return np.where(red, HINT_OBJECT, np.where(blue, HINT_BACKGROUND, HINT_NONE)).astype(np.uint8)
 
 
 def save_mask(path: str | Path, mask: np.ndarray, size_wh: tuple[int, int]) -> None:

@@ -18,7 +18,7 @@ from ..camera import BlenderCamera
 from ..camera.start import search_start
 from ..camera.view import check_view
 from ..errors import InputError, LimitError
-from ..inputs import RefineInputs, check_mask, check_mesh, check_parts, check_photo, check_silhouette
+from ..inputs import RefineInputs, check_hints, check_mask, check_mesh, check_parts, check_photo, check_silhouette
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, resolve
 from ..silhouette import check_aspect
@@ -92,6 +92,7 @@ class CheckedRequest:
     parts: tuple[int, ...] = ()  # vertex counts of the mesh's parts (separate objects refined as one)
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float32, (G, 3) int32 (views of the frame)
     exif_orientation: bool = True  # the photo turned as its EXIF orientation says (io.image_io)
+    hints: np.ndarray | None = None  # (h, w) uint8 hint strokes (refine_protocol.request.HINT_*; a view of the frame)
 
     def inputs(self) -> RefineInputs:
         """The engine's inputs, validated when the job was queued: converted and resampled to the
@@ -101,7 +102,7 @@ class CheckedRequest:
         mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
         occluder = None if self.occluder is None else (self.occluder[0].astype(np.float64), self.occluder[1].astype(np.int64))
-        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder)
+        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder, self.hints)
 
 
 def job_id(header: dict[str, Any]) -> str:
@@ -128,10 +129,16 @@ def parse_refine(frame: Frame, limits: Limits) -> CheckedRequest:
         occluder = _mesh(frame, limits, OCCLUDER)
         if occluder is not None:
             check_mesh(*occluder, what="occluder")
-        image, mask, source, image_wh = _image(frame, limits, _find_silhouette(h, frame), exif_orientation)
+        hints = _blob(frame, r.HINTS, ("u8",), 2)
+        if hints is not None and hints.size > limits.max_image_pixels:
+            raise LimitError(f"hints: {hints.size} pixels exceeds the limit of {limits.max_image_pixels}")
+        find = _find_silhouette(h, frame) or (hints is not None and r.MASK not in frame.blobs)  # strokes: the alpha is no answer
+        image, mask, source, image_wh = _image(frame, limits, find, exif_orientation)
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
             check_silhouette(mask, camera)
+        if hints is not None:
+            check_hints(hints, camera, mask is None)
         check_aspect(image_wh, camera.image_size_wh, "image")
         check_view(checked_verts, camera)
     except LimitError as exc:
@@ -140,7 +147,7 @@ def parse_refine(frame: Frame, limits: Limits) -> CheckedRequest:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
     nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
     return CheckedRequest(
-        job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation
+        job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation, hints
     )
 
 

@@ -12,7 +12,8 @@ copy of the backdrop's colour: the plain backdrop's, or on a patterned one the c
 from around it) is offered to GrabCut as background in extra starts, and the outline on the
 strongest edges wins: an object's edge is sharp, a soft shadow's is not.
 Without a usable projection (a camera still unknown) the seeds are the picture's border alone, as
-for a centred product shot.
+for a centred product shot. A user's hint strokes (object, background) are hard labels over all of
+these, and the silhouette keeps them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from refine_protocol.request import HINT_BACKGROUND, HINT_OBJECT
 
 from ..camera import render_size
 from ..errors import InputError
@@ -82,14 +85,20 @@ class Extraction:
 
 
 def extract_silhouette(
-    rgb: np.ndarray, prior: np.ndarray | None = None, trusted: np.ndarray | None = None, provisional: bool = False
+    rgb: np.ndarray,
+    prior: np.ndarray | None = None,
+    trusted: np.ndarray | None = None,
+    provisional: bool = False,
+    hints: np.ndarray | None = None,
 ) -> Extraction:
     """The object's silhouette in `rgb` ((H, W, 3) float32 in [0, 1]), seeded by `prior` ((h, w)
     bool at any size of the photo's aspect: the mesh's projection; or None) and, if given, by
     `trusted` (an earlier silhouette of the photo, any size of its aspect, in [0, 1]: hard labels
-    only where it agrees). Raises InputError when nothing object-like is found or the result is
-    not to be trusted. `provisional`: the camera `prior` was seen through is still to be fitted,
-    so a low overlap with it is no error yet (confirm_overlap, once the camera is settled)."""
+    only where it agrees). `hints`: (h, w) uint8 at any size of the photo's aspect, refine_protocol.request.HINT_OBJECT
+    or HINT_BACKGROUND where the user marked the photo: hard labels, kept in the result. Raises
+    InputError when nothing object-like is found or the result is not to be trusted.
+    `provisional`: the camera `prior` was seen through is still to be fitted, so a low overlap
+    with it is no error yet (confirm_overlap, once the camera is settled)."""
     t0 = time.perf_counter()
     h, w = rgb.shape[:2]
     size = render_size((w, h), min(WORK_SIZE, max(h, w)))[::-1]  # (w, h) for OpenCV
@@ -104,6 +113,11 @@ def extract_silhouette(
         labels = _seed_labels(seed, reach, agree, None if backdrop is None else backdrop.explained)
     else:
         labels = _border_labels(small, backdrop)
+    marked = None if hints is None else _hint_labels(hints, size)
+    if marked is not None:
+        labels = np.where(marked == HINT_OBJECT, cv2.GC_FGD, np.where(marked == HINT_BACKGROUND, cv2.GC_BGD, labels)).astype(
+            np.uint8
+        )
     # GrabCut is a local search from colour models started by k-means on OpenCV's global RNG:
     # seeded, the same photo gives the same mask; restarted, a cast shadow that one start takes
     # for the object's dark side is left out by another, whose outline follows stronger edges.
@@ -116,6 +130,8 @@ def extract_silhouette(
     contrasts = [_edge_contrast(grad, run) if run.any() else 0.0 for run in runs]
     best = int(np.argmax(contrasts))
     found = runs[best]
+    if marked is not None:  # GrabCut keeps hard labels; the speck and reach pruning must too
+        found = (found | (marked == HINT_OBJECT)) & (marked != HINT_BACKGROUND)
     _check_area(found)
     mask = resize(found.astype(np.float32), (w, h))
     seed_iou = None if seed is None else mask_iou(found, seed)
@@ -228,6 +244,11 @@ def _seed_labels(seed: np.ndarray, reach: np.ndarray, trusted: np.ndarray | None
     labels[border & ~seed] = cv2.GC_BGD
     labels[(inside > CORE * radius) & object_ok] = cv2.GC_FGD
     return labels
+
+
+def _hint_labels(hints: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """The (H, W) hint labels at GrabCut's size (nearest: a label is no colour to blend)."""
+    return cv2.resize(np.ascontiguousarray(hints, dtype=np.uint8), size_wh, interpolation=cv2.INTER_NEAREST)
 
 
 def _border_labels(rgb: np.ndarray, backdrop: _Backdrop | None) -> np.ndarray:
