@@ -19,6 +19,30 @@ from .silhouette.resample import check_aspect, to_camera_size
 
 
 @dataclass(frozen=True)
+class View:
+    """Another view of the object, besides the first: its exact camera and its silhouette, or the
+    photo to find it in (seeded by the mesh seen through that camera)."""
+
+    camera: BlenderCamera
+    mask: np.ndarray | None  # (H, W) float32 in [0, 1], the camera's resolution; None: found in `image`
+    image: np.ndarray | None = None  # (H, W, 3) float32 in [0, 1], the camera's resolution
+    silhouette_source: str = SILHOUETTE_MASK
+
+    @classmethod
+    def checked(cls, camera: BlenderCamera, mask: np.ndarray | None, image: np.ndarray | None, verts: np.ndarray, n: int) -> View:
+        """Validate view number `n` (2, 3, ...: named in the errors) of the mesh `verts`."""
+        try:
+            if mask is None and image is None:
+                raise InputError("image: a silhouette (mask or alpha) or a photo to find it in is required")
+            check_view(verts, camera)
+            if mask is not None:
+                return cls(camera, check_mask(mask, camera))
+            return cls(camera, None, check_photo(image, camera), SILHOUETTE_AUTO)
+        except InputError as exc:
+            raise InputError(f"view {n}: {exc}") from None
+
+
+@dataclass(frozen=True)
 class RefineInputs:
     """One refinement's inputs, checked. Built once at an edge: `checked()` for raw arrays (the
     API, the CLI), or directly from inputs the server validated when it queued the job."""
@@ -33,6 +57,7 @@ class RefineInputs:
     parts: tuple[int, ...] = ()  # vertex counts of consecutive parts (separate objects); () or one: a single object
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float64 world, (G, 3) int64: hides the object
     hints: np.ndarray | None = None  # (h, w) uint8 hint strokes at the photo's aspect (silhouette.HINT_*), or None
+    more_views: tuple[View, ...] = ()  # views besides the first (exact cameras): the shape is refined against all
 
     @classmethod
     def checked(
@@ -47,9 +72,11 @@ class RefineInputs:
         parts: tuple[int, ...] = (),
         occluder: tuple[np.ndarray, np.ndarray] | None = None,
         hints: np.ndarray | None = None,
+        more_views: tuple[tuple[BlenderCamera, np.ndarray | None, np.ndarray | None], ...] = (),
     ) -> RefineInputs:
         """Validate everything (raises InputError naming the problem). The photo and the mask may
-        have any size with the camera's aspect ratio: they are resampled to the camera's."""
+        have any size with the camera's aspect ratio: they are resampled to the camera's.
+        `more_views`: (camera, mask or None, photo or None) of each further view."""
         settings = settings or preset(PRESET_DEFAULT)
         settings.validate()
         verts, faces = check_mesh(verts, faces)
@@ -69,7 +96,10 @@ class RefineInputs:
         parts = check_parts(parts, len(verts))
         occluder = None if occluder is None else check_mesh(*occluder, what="occluder")
         hints = None if hints is None else check_hints(hints, camera, mask is None)
-        return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder, hints)
+        views = tuple(View.checked(*view, verts, n) for n, view in enumerate(more_views, start=2))
+        if views and occluder is not None:
+            raise InputError("occluder: only with a single view (it is seen through the first view's camera)")
+        return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder, hints, views)
 
 
 def check_hints(hints: np.ndarray, camera: BlenderCamera, finding: bool) -> np.ndarray:

@@ -55,8 +55,8 @@ class Objective:
         self,
         verts: torch.Tensor,
         local: torch.Tensor,
-        alpha: torch.Tensor,
-        target: torch.Tensor,
+        alphas: list[torch.Tensor],
+        targets: list[torch.Tensor],
         confidence: torch.Tensor | None = None,
         visible: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
@@ -65,13 +65,16 @@ class Objective:
         Args:
             verts: (V, 3) deformed vertices.
             local: (V, 3) the same without the global similarity (what `offset` penalizes).
-            alpha: (1, H, W) rendered silhouette; target: (1, H, W) reference coverage.
+            alphas: per view, the (1, H, W) rendered silhouette; targets: the (1, H, W) reference
+                coverages. Each view's loss is a mean over its pixels, so a small view counts as
+                much as a large one; they add up, as more evidence.
             confidence: (V,) per-vertex symmetry confidence (REFINE network) or None.
-            visible: (1, H, W) 0 where an occluder hides the object (those pixels say nothing), or None.
+            visible: (1, H, W) 0 where an occluder hides the object in the first view (those pixels say nothing), or None.
         """
         w = self.weights
         sil = losses.silhouette_l2 if w.silhouette_kind == "l2" else losses.silhouette_bce
-        terms = {"silhouette": w.silhouette * sil(alpha, target, visible)}
+        seen = [visible, *(None,) * (len(alphas) - 1)]
+        terms = {"silhouette": w.silhouette * sum(sil(a, t, v) for a, t, v in zip(alphas, targets, seen))}
         if w.offset:
             terms["offset"] = w.offset * losses.offset_l2(local, self.rest)
         if w.along_ray and self.rays is not None:

@@ -111,31 +111,47 @@ class Problem:
     mask: torch.Tensor  # (1, 1, H, W) the reference silhouette at the camera's resolution
     settings: Settings
     visible: torch.Tensor | None = None  # (1, 1, H, W) 0 where an occluder hides the object, or None
+    # Further views: (pixels, (1, 1, H, W) silhouette at the camera's resolution, (W, H) of the camera).
+    more: tuple[tuple[Pixels, torch.Tensor, tuple[int, int]], ...] = ()
 
     def start(self, stage: Stage) -> Step:
-        """The step function of a stage: its renderer and its target silhouette."""
+        """The step function of a stage: its renderers and target silhouettes (a further view at
+        the stage's longest side, within its own picture)."""
         s = self.settings
-        renderer = SilhouetteRenderer(stage.size, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend)
-        target = F.interpolate(self.mask, size=stage.size, mode="area")[0]
+        sizes = [stage.size, *(render_size(wh, min(max(stage.size), max(wh))) for _, _, wh in self.more)]
+        renderers = [
+            SilhouetteRenderer(hw, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend) for hw in sizes
+        ]
+        masks = [self.mask, *(mask for _, mask, _ in self.more)]
+        targets = [F.interpolate(mask, size=hw, mode="area")[0] for mask, hw in zip(masks, sizes)]
         visible = None if self.visible is None else F.interpolate(self.visible, size=stage.size, mode="area")[0]
-        return lambda: self.step(renderer, target, stage.size, visible)
+        return lambda: self.step(renderers, targets, sizes, visible)
 
     def step(
-        self, renderer: SilhouetteRenderer, target: torch.Tensor, hw: tuple[int, int], visible: torch.Tensor | None = None
+        self,
+        renderers: list[SilhouetteRenderer],
+        targets: list[torch.Tensor],
+        sizes: list[tuple[int, int]],
+        visible: torch.Tensor | None = None,
     ) -> tuple[dict[str, float], torch.Tensor]:
-        """One optimizer step. Returns the weighted terms, "total" and "iou" (as floats) and the
-        (V', 3) iterate they were measured on."""
+        """One optimizer step against every view (the first one's `visible` pixels). Returns the
+        weighted terms, "total" and "iou" (the views' mean, as floats) and the (V', 3) iterate
+        they were measured on."""
         self.optimizer.zero_grad(set_to_none=True)
         v_local, confidence = self.local.deform()  # the local parameterization runs once
         v = v_local if self.similarity is None else self.similarity.transform(v_local)
-        alpha = renderer(self.pixels(v, hw)[None], self.faces)
-        terms = self.objective(v, v_local, alpha, target, confidence, visible)
+        projectors = [self.pixels, *(pixels for pixels, _, _ in self.more)]
+        alphas = [r(p(v, hw)[None], self.faces) for r, p, hw in zip(renderers, projectors, sizes)]
+        terms = self.objective(v, v_local, alphas, targets, confidence, visible)
         total = sum(terms.values())
         total.backward()  # type: ignore[union-attr]
         self.optimizer.step()
         with torch.no_grad():
-            seen = 1.0 if visible is None else (visible > 0.5).to(v.dtype)
-            iou = losses.soft_iou((alpha > 0.5).to(v.dtype) * seen, (target > 0.5).to(v.dtype) * seen)
+            seen = [1.0 if visible is None else (visible > 0.5).to(v.dtype), *(1.0,) * len(self.more)]
+            ious = [
+                losses.soft_iou((a > 0.5).to(v.dtype) * m, (t > 0.5).to(v.dtype) * m) for a, t, m in zip(alphas, targets, seen)
+            ]
+            iou = sum(ious) / len(ious)
             # One device-to-host read per iteration for all the numbers (each float() would sync).
             values = torch.stack([*terms.values(), total, iou]).tolist()  # type: ignore[misc]
         return dict(zip([*terms, "total", "iou"], values)), v.detach()
@@ -164,7 +180,8 @@ def build_problem(
     views = tuple(_symmetry_views(s)) if plane else ()
     sym_renderer = SilhouetteRenderer((s.image_symmetry_size,) * 2, sigma=s.sigma_px**2, backend=s.backend)
     rays = None
-    if s.weights.along_ray:  # the only term that needs them (a host copy of the rest vertices)
+    # The first view's depth is what the others see: the along-ray term holds it only for one view.
+    if s.weights.along_ray and not inputs.more_views:  # the only term that needs them (a host copy of the rest vertices)
         rest_world = mesh.frame.to_world(mesh.rest.detach().cpu().double().numpy())
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
     labels = mesh.part_labels() if s.weights.interpenetration else None
@@ -172,8 +189,16 @@ def build_problem(
     params = [p for p in (similarity or local).parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
+    more = tuple(
+        (
+            pixel_projector(view.camera, mesh.frame),
+            torch.tensor(view.mask, dtype=DTYPE, device=device)[None, None],
+            view.camera.image_size_wh,
+        )
+        for view in inputs.more_views
+    )
     return Problem(
-        local, similarity, objective, opt, pixels, mesh.faces, mask, s, None if visible is None else visible.to(device)
+        local, similarity, objective, opt, pixels, mesh.faces, mask, s, None if visible is None else visible.to(device), more
     )
 
 

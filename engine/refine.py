@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .align import Alignment, FitCancelled, align
+from .align import Alignment, FitCancelled, align, find_view_silhouettes
 from .camera import BlenderCamera
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
-from .inputs import RefineInputs
+from .inputs import RefineInputs, View
 from .optimize import OnIteration, Outcome, Stage, optimize
 from .problem import OptimizedMesh, build_problem, plan_stages, visible_pixels
 from .render.view import silhouette_iou
@@ -74,6 +74,7 @@ def refine(
     progress: ProgressCallback | None = None,
     parts: tuple[int, ...] = (),
     occluder: tuple[np.ndarray, np.ndarray] | None = None,
+    more_views: tuple[tuple[BlenderCamera, np.ndarray | None, np.ndarray | None], ...] = (),
 ) -> Result:
     """Refine a mesh against a silhouette seen from a Blender camera.
 
@@ -93,13 +94,17 @@ def refine(
         occluder: ((O, 3) world vertices, (G, 3) faces) of what stands between the camera and the
             object: the photo's pixels it covers say nothing about the object (the camera fit
             and the silhouette finder still see them).
+        more_views: further views of the object, each (camera, mask or None, photo or None): an
+            exact camera and the silhouette (None: found in the photo, seeded by the mesh seen
+            through that camera). The shape is refined against every view at once.
     Returns:
         Result with the refined (V, 3) vertices, same order as the input, and a report.
     Raises:
         InputError naming the first problem with the inputs.
     """
     return refine_inputs(
-        RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts, occluder=occluder), progress
+        RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts, occluder=occluder, more_views=more_views),
+        progress,
     )
 
 
@@ -122,7 +127,8 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
         except FitCancelled:  # the shape never moved
             aligned, outcome = None, Outcome(mesh.rest, math.inf, 0, 0, cancelled=True)
         else:
-            inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask)
+            views = find_view_silhouettes(inputs)
+            inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask, more_views=views)
         visible = visible_pixels(inputs)  # through the camera the shape is refined with
         if aligned is not None:
             problem = build_problem(inputs, mesh, plane, stages[-1].size, visible, aligned.framing_found)
@@ -149,6 +155,8 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
             "before": _input_view_iou(inputs, inputs.verts, visible),
             "after": _input_view_iou(inputs, vertices, visible),
         }
+    if inputs.more_views and aligned is not None:
+        report.views = [_view_ious(view, inputs, vertices) for view in inputs.more_views]
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
 
 
@@ -157,6 +165,15 @@ def _input_view_iou(inputs: RefineInputs, verts: np.ndarray, visible: torch.Tens
     the `visible` pixels (visible_pixels)."""
     points, faces, mask = torch.tensor(verts, dtype=torch.float32), torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)
     return silhouette_iou(inputs.camera, points, faces, mask[None, None], visible)
+
+
+def _view_ious(view: View, inputs: RefineInputs, vertices: np.ndarray) -> dict[str, Any]:
+    """A further view's report: where its silhouette came from and the mesh's IoU with it before and after."""
+    faces, mask = torch.as_tensor(inputs.faces), torch.tensor(view.mask)[None, None]
+    before, after = (
+        silhouette_iou(view.camera, torch.tensor(v, dtype=torch.float32), faces, mask) for v in (inputs.verts, vertices)
+    )
+    return {"source": view.silhouette_source, "iou_before": before, "iou_after": after}
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

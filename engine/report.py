@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .settings import Settings
@@ -33,6 +33,9 @@ class Report:
     # {"before", "after"}: the input mesh's and the result's silhouette IoU with the photo's, through
     # the camera used (hard silhouettes at 256 px on the longest side).
     silhouette_iou: dict[str, float] | None = None
+    # Further views (RefineInputs.more_views), in order: {"source", "iou_before", "iou_after"}
+    # (silhouette_iou's measure, through each view's camera); [] for one view.
+    views: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def best_iou(self) -> float:

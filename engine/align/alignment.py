@@ -22,7 +22,8 @@ import refine_protocol.messages as m
 
 from ..camera import BlenderCamera
 from ..camera.pose import rotation_between_deg
-from ..inputs import RefineInputs
+from ..errors import InputError
+from ..inputs import RefineInputs, View
 from ..preview import silhouette
 from ..render.view import mask_iou, silhouette_iou
 from ..silhouette import Extraction, confirm_overlap, extract_silhouette
@@ -82,6 +83,24 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
         return Alignment(again.mask, first, _section([found, again]))
     second = fit(again.mask, first.camera, m.FIT_REFINE, first.framing)  # a framing found is kept
     return Alignment(again.mask, _chained(first, second, inputs, again.mask), _section([found, again], refits=1))
+
+
+def find_view_silhouettes(inputs: RefineInputs) -> tuple[View, ...]:
+    """The further views (inputs.more_views), each with its silhouette: as given, or found in its
+    photo seeded by the mesh seen through its exact camera (and judged against it). Raises
+    InputError naming the view whose photo shows something else."""
+    views = []
+    for n, view in enumerate(inputs.more_views, start=2):
+        if view.mask is None:
+            assert view.image is not None
+            prior = silhouette(inputs.verts, inputs.faces, view.camera, WORK_SIZE)
+            try:
+                found = extract_silhouette(view.image, prior)
+            except InputError as exc:
+                raise InputError(f"view {n}: {exc}") from None
+            view = replace(view, mask=found.mask)
+        views.append(view)
+    return tuple(views)
 
 
 def _finder(inputs: RefineInputs) -> Callable[..., Extraction]:
