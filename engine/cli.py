@@ -27,10 +27,17 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
         "--image",
         required=True,
         type=Path,
+        action="append",
         help="photo (PNG, JPEG, WebP; any size with the camera's aspect ratio); its alpha is the silhouette "
-        "unless --mask is given; without alpha the object is found in the photo",
+        "unless --mask is given; without alpha the object is found in the photo. Repeat it for several views of the "
+        "object, each with its own --camera (and --mask), paired by order: the shape is refined against all of them",
     )
-    p.add_argument("--mask", type=Path, help="silhouette mask (white = object), e.g. a corrected --mask-out")
+    p.add_argument(
+        "--mask",
+        type=Path,
+        action="append",
+        help="silhouette mask (white = object), e.g. a corrected --mask-out; one per --image",
+    )
     p.add_argument(
         "--occluder", type=Path, help="mesh (same frame) of what hides the object in the photo: those pixels are left out"
     )
@@ -41,7 +48,13 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
         "red strokes on the object, blue on the background",
     )
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
-    p.add_argument("--camera", type=Path, help="camera JSON with Blender's camera fields (optional with --fit-camera search)")
+    p.add_argument(
+        "--camera",
+        type=Path,
+        action="append",
+        help="camera JSON with Blender's camera fields (optional with --fit-camera search and one --image); "
+        "with several views one per --image, the first fitted as --fit-camera says, the others exact",
+    )
     p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
     p.add_argument(
         "--candidates-out",
@@ -72,20 +85,28 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from .io.inputs_io import load_inputs
 
     settings = _settings(args)
-    if args.camera is None and args.fit_camera != FIT_SEARCH:
+    images, cameras, masks = args.image, args.camera or [], args.mask or []
+    if not cameras and args.fit_camera != FIT_SEARCH:
         raise InputError("--camera is required unless --fit-camera search")
-    if args.find_silhouette and args.mask:
+    if args.find_silhouette and masks:
         raise InputError("--find-silhouette and --mask exclude each other")
+    if len(images) > 1 and len(cameras) != len(images):
+        raise InputError(f"several views: one --camera per --image, got {len(images)} images and {len(cameras)} cameras")
+    if len(masks) > 1 and len(masks) != len(images) or len(cameras) > len(images):
+        raise InputError(
+            f"--camera and --mask pair with --image by order: got {len(images)} images, {len(cameras)} cameras, {len(masks)} masks"
+        )
     inputs, photo = load_inputs(
         args.mesh,
-        args.image,
-        args.camera,
-        args.mask,
+        images[0],
+        cameras[0] if cameras else None,
+        masks[0] if masks else None,
         settings,
         args.find_silhouette,
         args.occluder,
         exif_orientation=args.exif_orientation,
         hints=args.hints,
+        more_views=list(zip(images[1:], cameras[1:], masks[1:] or [None] * (len(images) - 1))),
     )
     verts, faces = inputs.verts, inputs.faces
 
@@ -172,6 +193,8 @@ def _print_summary(out: Path, report: Report) -> None:
         )
     if r.silhouette is not None and r.silhouette.source == SILHOUETTE_AUTO:
         print(r.silhouette.found())
+    for line in r.view_changes():
+        print(line)
     for warning in r.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(

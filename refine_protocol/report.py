@@ -114,6 +114,7 @@ class ReportSummary:
     camera: CameraFitSummary | None = None
     silhouette: SilhouetteSummary | None = None
     warnings: tuple[str, ...] = field(default=())  # the camera fit's, the silhouette's, then the self-check's
+    views: tuple[tuple[float, float], ...] = ()  # further views' silhouette IoU (before, after), in order
 
     @classmethod
     def from_dict(cls, report: dict[str, Any]) -> ReportSummary:
@@ -127,11 +128,16 @@ class ReportSummary:
             _number(ious.get("before")), _number(ious.get("after")), _number(check.get("shift")), _number(check.get("scale")),
             _number(check.get("volume_change")), fit, found,
             (*(fit.warnings if fit else ()), *(found.warnings if found else ()), *check.get("warnings", ())),
+            tuple((float(v["iou_before"]), float(v["iou_after"])) for v in report.get("views", ())),
         )  # fmt: skip
 
     def iou_change(self, digits: int = 3) -> str:
         """e.g. "0.807 -> 0.977" ("n/a" for a side not measured)."""
         return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
+
+    def view_changes(self, digits: int = 3) -> list[str]:
+        """Per further view, e.g. "view 2: silhouette IoU 0.756 -> 0.974"."""
+        return [f"view {n}: silhouette IoU {a:.{digits}f} -> {b:.{digits}f}" for n, (a, b) in enumerate(self.views, start=2)]
 
     def outcome(self, digits: int = 2) -> str:
         """e.g. ", silhouette IoU 0.81 -> 0.98, moved 1.2 % of its size, scaled x0.990, volume -3 %":

@@ -1,0 +1,78 @@
+"""Several views of the object (RefineInputs.more_views): the shape refined against every view's
+silhouette at once, through the library and the CLI (repeated --image / --camera / --mask)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.metrics import mesh_accuracy
+from engine.camera.blender import look_at, look_from
+from engine.errors import InputError
+from engine.preview import silhouette
+from engine.refine import refine
+from engine.settings import preset
+
+from .conftest import EXAMPLE, run_cli
+
+
+@pytest.fixture(scope="module")
+def side_view(example):
+    """A second exact view of the example, 80 degrees round from the photo's: camera and silhouette."""
+    cam, verts = example["camera"], example["gt_verts"]
+    centre = (verts.min(0) + verts.max(0)) / 2
+    d = np.asarray(cam.location) - centre
+    side = look_at(centre, np.degrees(np.arctan2(d[1], d[0])) + 80.0, 15.0, float(np.linalg.norm(d)), cam.image_size_wh)
+    return side, silhouette(verts, example["gt_faces"], side).astype(np.float32)
+
+
+def test_a_second_view_brings_the_shape_closer_to_the_truth(tmp_path, example, side_view):
+    """The CLI with two photos and their cameras against the library with one: what is depth in
+    the first view is outline in the second."""
+    ex, (side, side_mask) = example, side_view
+    settings = preset("fast")
+    one = refine(ex["verts"], ex["faces"], ex["mask"], ex["camera"], settings)
+    (tmp_path / "side.json").write_text(json.dumps(side.to_dict()))
+    for name, mask in (("front", ex["mask"]), ("side", side_mask)):
+        Image.fromarray((mask * 255).round().astype(np.uint8)).save(tmp_path / f"{name}.png")
+    report = tmp_path / "report.json"
+    proc = run_cli(
+        *("refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--preset", "fast", "--quiet", "--report", str(report)),
+        *("--image", str(EXAMPLE / "photo.png"), "--camera", str(EXAMPLE / "camera.json")),
+        *("--image", str(tmp_path / "side.png"), "--mask", str(tmp_path / "front.png"), "--mask", str(tmp_path / "side.png")),
+        *("--camera", str(tmp_path / "side.json"), "--out", str(tmp_path / "two.obj")),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "view 2: silhouette IoU" in proc.stdout
+    views = json.loads(report.read_text())["views"]
+    assert len(views) == 1 and views[0]["iou_after"] > views[0]["iou_before"] + 0.1
+    from engine.io import load_mesh
+
+    two = load_mesh(tmp_path / "two.obj")[0]
+    chamfer_one = mesh_accuracy(one.vertices, ex["faces"], ex["gt_verts"], ex["gt_faces"])[0]
+    chamfer_two = mesh_accuracy(two, ex["faces"], ex["gt_verts"], ex["gt_faces"])[0]
+    assert chamfer_two < 0.8 * chamfer_one
+
+
+def test_a_view_that_does_not_see_the_object_is_named(example, side_view):
+    side, side_mask = side_view
+    centre = example["gt_verts"].mean(0)
+    away = (np.asarray(side.location) - centre) / np.linalg.norm(np.asarray(side.location) - centre)
+    behind = look_from(side, centre + 10 * away, -away, 5.0, np.array([0.0, 0.0, 1.0]))  # looks away from the object
+    with pytest.raises(InputError, match="view 2: "):
+        refine(example["verts"], example["faces"], example["mask"], example["camera"], preset("fast"),
+               more_views=((behind, side_mask, None),))  # fmt: skip
+    with pytest.raises(InputError, match="view 3: image: a silhouette"):
+        refine(example["verts"], example["faces"], example["mask"], example["camera"], preset("fast"),
+               more_views=((side, side_mask, None), (side, None, None)))  # fmt: skip
+
+
+def test_cli_pairs_views_by_order(tmp_path):
+    proc = run_cli(
+        *("refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--out", str(tmp_path / "r.obj")),
+        *("--image", str(EXAMPLE / "photo.png"), "--image", str(EXAMPLE / "photo.png"), "--camera", str(EXAMPLE / "camera.json")),
+    )
+    assert proc.returncode == 2 and "several views: one --camera per --image, got 2 images and 1 cameras" in proc.stderr
