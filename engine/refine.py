@@ -94,9 +94,8 @@ def refine(
         occluder: ((O, 3) world vertices, (G, 3) faces) of what stands between the camera and the
             object: the photo's pixels it covers say nothing about the object (the camera fit
             and the silhouette finder still see them).
-        more_views: further views of the object, each (camera, mask or None, photo or None): an
-            exact camera and the silhouette (None: found in the photo, seeded by the mesh seen
-            through that camera). The shape is refined against every view at once.
+        more_views: further views, each (exact camera, mask or None: found in the photo, photo
+            or None), all refined against at once.
     Returns:
         Result with the refined (V, 3) vertices, same order as the input, and a report.
     Raises:
