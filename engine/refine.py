@@ -90,10 +90,9 @@ def refine(
         progress: called after every iteration; returning True stops the run early (the best
             iterate so far is returned, with `cancelled=True`).
         parts: vertex counts of consecutive parts when the mesh is several objects refined as one
-            (e.g. (V1, V2)): they are kept from going deeper into each other than they start.
-        occluder: ((O, 3) world vertices, (G, 3) faces) of what stands between the camera and the
-            object: the photo's pixels it covers say nothing about the object (the camera fit
-            and the silhouette finder still see them).
+            (e.g. (V1, V2)): kept from going deeper into each other than they start.
+        occluder: ((O, 3) world vertices, (G, 3) faces) of what hides the object from the camera:
+            the pixels it covers are left out of the silhouette loss.
         more_views: further views, each (exact camera, mask or None: found in the photo, photo
             or None), all refined against at once.
     Returns:
@@ -101,10 +100,8 @@ def refine(
     Raises:
         InputError naming the first problem with the inputs.
     """
-    return refine_inputs(
-        RefineInputs.checked(verts, faces, mask, camera, settings, image, parts=parts, occluder=occluder, more_views=more_views),
-        progress,
-    )
+    extras: dict[str, Any] = {"parts": parts, "occluder": occluder, "more_views": more_views}
+    return refine_inputs(RefineInputs.checked(verts, faces, mask, camera, settings, image, **extras), progress)
 
 
 def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None) -> Result:
