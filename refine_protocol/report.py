@@ -35,20 +35,13 @@ class CameraFitSummary:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CameraFitSummary:
-        names = (
-            "iou_before",
-            "iou_after",
-            "rotation_deg",
-            "azimuth_deg",
-            "elevation_deg",
-            "lens_before",
-            "lens_after",
-            "seconds",
-        )
-        numbers = (float(d[n]) for n in names)
+        def f(name: str) -> float:
+            return float(d[name])
+
         return cls(
-            d["mode"], bool(d["accepted"]), bool(d.get("framing")), *numbers, len(d.get("candidates", ())),
-            tuple(d.get("warnings", ())),
+            d["mode"], bool(d["accepted"]), bool(d.get("framing")), f("iou_before"), f("iou_after"), f("rotation_deg"),
+            f("azimuth_deg"), f("elevation_deg"), f("lens_before"), f("lens_after"), f("seconds"),
+            len(d.get("candidates", ())), tuple(d.get("warnings", ())),
         )  # fmt: skip
 
     def change(self, precise: bool = False) -> str:
