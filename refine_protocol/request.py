@@ -91,6 +91,12 @@ HINT_NONE, HINT_OBJECT, HINT_BACKGROUND = 0, 1, 2
 
 # Blob names on the wire.
 VERTICES, FACES, OCCLUDER_VERTICES, OCCLUDER_FACES = "vertices", "faces", "occluder_vertices", "occluder_faces"
+MORE_VIEWS = "more_views"  # the header's list of further views, view 2 on
+
+
+def view_blob(n: int, what: str) -> str:
+    """The blob name of view `n`'s (2, 3, ...) IMAGE or MASK, e.g. "view2_image"."""
+    return f"view{n}_{what}"
 
 
 def check_settings(raw: Any) -> dict[str, Any]:
@@ -118,7 +124,9 @@ class RefineRequest:
     (the rest come from the preset); find_silhouette / exif_orientation: the HEADER options;
     parts: vertex counts of consecutive parts when several objects are refined as one; occluder:
     ((O, 3) world vertices, (G, 3) faces) hiding the object from the camera; hints: (h, w) uint8
-    HINT_* labels at the photo's aspect, strokes that help find the silhouette in the photo."""
+    HINT_* labels at the photo's aspect, strokes that help find the silhouette in the photo;
+    more_views: further views (view 2 on), each (camera fields, encoded image or None, mask or
+    None), with an exact camera: the shape is refined against every view."""
 
     vertices: Any
     faces: Any
@@ -131,26 +139,23 @@ class RefineRequest:
     parts: list[int] = field(default_factory=list)
     occluder: tuple[Any, Any] | None = None
     hints: Any = None
+    more_views: list[tuple[dict[str, Any], bytes | None, Any]] = field(default_factory=list)
     progress_hz: float = 10.0
     progress_vertices: bool = True
 
     def to_frame(self, job: str) -> tuple[dict[str, Any], list[Blob]]:
         """The refine frame's header and blobs; fields at their defaults are left out."""
         blobs = [Blob.from_array(VERTICES, self.vertices, "f32"), Blob.from_array(FACES, self.faces, "i32")]
-        if self.image is not None:
-            blobs.append(Blob.from_array(IMAGE, self.image, "u8"))
+        blobs += _image_blobs(self.image, self.mask, IMAGE, MASK)
         if self.occluder is not None:
             blobs += [
                 Blob.from_array(OCCLUDER_VERTICES, self.occluder[0], "f32"),
                 Blob.from_array(OCCLUDER_FACES, self.occluder[1], "i32"),
             ]
-        if self.mask is not None:
-            import numpy as np
-
-            arr = np.asarray(self.mask)
-            blobs.append(Blob.from_array(MASK, arr, "u8" if arr.dtype == np.uint8 else "f32"))
         if self.hints is not None:
             blobs.append(Blob.from_array(HINTS, self.hints, "u8"))
+        for n, (_, image, mask) in enumerate(self.more_views, start=2):
+            blobs += _image_blobs(image, mask, view_blob(n, IMAGE), view_blob(n, MASK))
         header: dict[str, Any] = {
             "type": m.REFINE,
             "job": job,
@@ -165,4 +170,17 @@ class RefineRequest:
                 header[option.name] = getattr(self, option.name)
         if len(self.parts) > 1:
             header["parts"] = list(self.parts)
+        if self.more_views:
+            header[MORE_VIEWS] = [{CAMERA: camera} for camera, _, _ in self.more_views]
         return header, blobs
+
+
+def _image_blobs(image: bytes | None, mask: Any, image_name: str, mask_name: str) -> list[Blob]:
+    """A view's photo (encoded file bytes) and mask ((H, W) u8 or f32) as blobs, those given."""
+    blobs = [] if image is None else [Blob.from_array(image_name, image, "u8")]
+    if mask is not None:
+        import numpy as np
+
+        arr = np.asarray(mask)
+        blobs.append(Blob.from_array(mask_name, arr, "u8" if arr.dtype == np.uint8 else "f32"))
+    return blobs

@@ -87,3 +87,34 @@ def test_the_server_refuses_a_render_larger_than_its_limit(example):
     with pytest.raises(RequestError, match=r"max_size must be at most 1024") as info:
         parse_refine(decode_frame(encode_frame(header, blobs)), Limits())
     assert info.value.code == "limit_exceeded"
+
+
+def test_further_views_travel_with_their_cameras_and_are_checked(example):
+    """Two further views (one mask, one photo): read back in order; a view the camera does not
+    see, and more pixels than the limit across the views, are named."""
+    camera = json.loads((EXAMPLE / "camera.json").read_text())
+    photo = (EXAMPLE / "photo.png").read_bytes()
+    views = [(camera, None, example["mask"]), (camera, photo, None)]
+
+    def parse(more, limits=Limits()):
+        request = RefineRequest(example["verts"], example["faces"], camera, image=photo, more_views=more)
+        return parse_refine(decode_frame(encode_frame(*request.to_frame("j"))), limits)
+
+    got = parse(views)
+    assert [v.source for v in got.more_views] == ["mask", "alpha"]
+    inputs = got.inputs()
+    assert len(inputs.more_views) == 2 and inputs.more_views[0].mask.shape == example["mask"].shape
+    found = parse_refine(decode_frame(encode_frame(*RefineRequest(example["verts"], example["faces"], camera, image=photo,
+                         more_views=views, find_silhouette=True).to_frame("j"))), Limits()).inputs()  # fmt: skip
+    assert found.more_views[1].mask is None and found.more_views[1].image is not None  # found when the job runs
+    away = {**camera, "matrix_world": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, -1000], [0, 0, 0, 1]]}  # far below, looking down
+    with pytest.raises(RequestError, match="view 3: ") as info:
+        parse([views[0], (away, None, example["mask"])])
+    assert info.value.code == "invalid_input"
+    w, h = example["camera"].image_size_wh
+    with pytest.raises(RequestError, match="pixels in all, over the limit") as info:
+        parse(views, Limits(max_image_pixels=2 * w * h))
+    assert info.value.code == "limit_exceeded"
+    with pytest.raises(RequestError, match="must be a list of objects with a 'camera'"):
+        header, blobs = RefineRequest(example["verts"], example["faces"], camera, image=photo).to_frame("j")
+        parse_refine(decode_frame(encode_frame({**header, "more_views": [{"camera": 3}]}, blobs)), Limits())

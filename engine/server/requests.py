@@ -18,7 +18,7 @@ from ..camera import BlenderCamera
 from ..camera.start import search_start
 from ..camera.view import check_view
 from ..errors import InputError, LimitError
-from ..inputs import RefineInputs, check_hints, check_mask, check_mesh, check_parts, check_photo, check_silhouette
+from ..inputs import RefineInputs, View, check_hints, check_mask, check_mesh, check_parts, check_photo, check_silhouette
 from ..io.image_io import load_image, load_silhouette
 from ..settings import Settings, resolve
 from ..silhouette import check_aspect
@@ -51,6 +51,7 @@ class Limits:
     max_faces: int = _limit(4_000_000, "faces per job")
     max_image_pixels: int = _limit(16 * MiB, "W x H of the camera and of the decoded image")
     max_iterations: int = _limit(10_000, "iterations per job")
+    max_views: int = _limit(8, "views per job (the first and the further ones)")
     max_render_size: int = _limit(1024, "longest side rendered (settings.max_size): the renderer's memory grows with its pixels")
     max_queue: int = _limit(32, "jobs waiting, all clients")
     max_queue_per_client: int = _limit(8, "jobs waiting, per connection")
@@ -93,6 +94,7 @@ class CheckedRequest:
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float32, (G, 3) int32 (views of the frame)
     exif_orientation: bool = True  # the photo turned as its EXIF orientation says (io.image_io)
     hints: np.ndarray | None = None  # (h, w) uint8 hint strokes (refine_protocol.request.HINT_*; a view of the frame)
+    more_views: tuple[FurtherView, ...] = ()
 
     def inputs(self) -> RefineInputs:
         """The engine's inputs, validated when the job was queued: converted and resampled to the
@@ -102,7 +104,10 @@ class CheckedRequest:
         mask = None if self.mask is None else check_mask(self.mask, self.camera)
         verts, faces = self.verts.astype(np.float64), self.faces.astype(np.int64)
         occluder = None if self.occluder is None else (self.occluder[0].astype(np.float64), self.occluder[1].astype(np.int64))
-        return RefineInputs(verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder, self.hints)
+        views = tuple(view.inputs(self.exif_orientation) for view in self.more_views)
+        return RefineInputs(
+            verts, faces, mask, self.camera, self.settings, photo, self.source, self.parts, occluder, self.hints, views
+        )
 
 
 def job_id(header: dict[str, Any]) -> str:
@@ -132,23 +137,72 @@ def parse_refine(frame: Frame, limits: Limits) -> CheckedRequest:
         hints = _blob(frame, r.HINTS, ("u8",), 2)
         if hints is not None and hints.size > limits.max_image_pixels:
             raise LimitError(f"hints: {hints.size} pixels exceeds the limit of {limits.max_image_pixels}")
-        find = _find_silhouette(h, frame) or (hints is not None and r.MASK not in frame.blobs)  # strokes: the alpha is no answer
+        find_flag = _find_silhouette(h, frame)
+        find = find_flag or (hints is not None and r.MASK not in frame.blobs)  # strokes: the alpha is no answer
         image, mask, source, image_wh = _image(frame, limits, find, exif_orientation)
         camera = _camera(h.get("camera"), settings, verts, image_wh, limits)
         if mask is not None:
             check_silhouette(mask, camera)
         if hints is not None:
             check_hints(hints, camera, mask is None)
+        more = _more_views(frame, h.get(r.MORE_VIEWS, []), limits, find_flag, exif_orientation, checked_verts, camera)
         check_aspect(image_wh, camera.image_size_wh, "image")
         check_view(checked_verts, camera)
     except LimitError as exc:
         raise RequestError(m.LIMIT_EXCEEDED, str(exc)) from None
     except InputError as exc:
         raise RequestError(m.INVALID_INPUT, str(exc)) from None
-    nbytes = frame.nbytes + (0 if mask is None else mask.nbytes)
+    nbytes = frame.nbytes + sum(0 if x is None else x.nbytes for x in (mask, *(view.mask for view in more)))
     return CheckedRequest(
-        job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation, hints
-    )
+        job, verts, faces, mask, source, image, camera, settings, float(hz), pv, nbytes, parts, occluder, exif_orientation, hints,
+        more,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FurtherView:
+    """A further view as queued: its exact camera, its silhouette (u8, None: found in its photo)
+    and its encoded photo (a view of the frame)."""
+
+    camera: BlenderCamera
+    mask: np.ndarray | None
+    source: str
+    image: memoryview | None
+
+    def inputs(self, exif_orientation: bool) -> View:
+        photo = None if self.mask is not None else load_image(self.image, exif_orientation=exif_orientation).rgb
+        mask = None if self.mask is None else check_mask(self.mask, self.camera)
+        return View(self.camera, mask, None if photo is None else check_photo(photo, self.camera), self.source)
+
+
+def _more_views(
+    frame: Frame, raw: Any, limits: Limits, find: bool, exif_orientation: bool, verts: np.ndarray, first: BlenderCamera
+) -> tuple[FurtherView, ...]:
+    """The header's further views, each {"camera": Blender's fields} with its blobs (view_blob):
+    checked like the first view's, and the pixels of all views' cameras within the one limit."""
+    if not isinstance(raw, list) or not all(isinstance(v, dict) and isinstance(v.get(r.CAMERA), dict) for v in raw):
+        raise RequestError(m.BAD_REQUEST, f"'{r.MORE_VIEWS}' must be a list of objects with a 'camera' object each")
+    if 1 + len(raw) > limits.max_views:
+        raise LimitError(f"{1 + len(raw)} views exceeds the limit of {limits.max_views}")
+    views, pixels = [], first.image_size_wh[0] * first.image_size_wh[1]
+    for n, entry in enumerate(raw, start=2):
+        names = (r.view_blob(n, r.IMAGE), r.view_blob(n, r.MASK))
+        image, mask, source, image_wh = _image(frame, limits, find, exif_orientation, names)
+        camera = BlenderCamera.from_dict(entry[r.CAMERA])
+        pixels += camera.image_size_wh[0] * camera.image_size_wh[1]
+        if pixels > limits.max_image_pixels:
+            raise LimitError(
+                f"view {n}: the views' cameras have {pixels} pixels in all, over the limit of {limits.max_image_pixels}"
+            )
+        try:
+            if mask is not None:
+                check_silhouette(mask, camera)
+            check_aspect(image_wh, camera.image_size_wh, "image")
+            check_view(verts, camera)
+        except InputError as exc:
+            raise InputError(f"view {n}: {exc}") from None
+        views.append(FurtherView(camera, mask, source, image))
+    return tuple(views)
 
 
 def _settings(raw: Any, limits: Limits) -> Settings:
@@ -225,14 +279,16 @@ def _find_silhouette(header: dict[str, Any], frame: Frame) -> bool:
 
 
 def _image(
-    frame: Frame, limits: Limits, find: bool, exif_orientation: bool
+    frame: Frame, limits: Limits, find: bool, exif_orientation: bool, names: tuple[str, str] = (r.IMAGE, r.MASK)
 ) -> tuple[memoryview | None, np.ndarray | None, str, tuple[int, int]]:
     """The encoded photo (kept for the job), the silhouette as (H, W) uint8 (None: found in the
     photo when the job starts), its source, and the photo's (W, H) (the mask's without a photo),
-    turned as its EXIF orientation says if `exif_orientation`."""
-    encoded = frame.blobs[r.IMAGE].data if r.IMAGE in frame.blobs else None
-    _blob(frame, r.IMAGE, ("u8",), 1)  # dtype and shape check
-    raw_mask = _blob(frame, r.MASK, ("f32", "u8"), 2)
+    turned as its EXIF orientation says if `exif_orientation`; from the blobs `names` (a view's
+    image and mask)."""
+    image_name, mask_name = names
+    encoded = frame.blobs[image_name].data if image_name in frame.blobs else None
+    _blob(frame, image_name, ("u8",), 1)  # dtype and shape check
+    raw_mask = _blob(frame, mask_name, ("f32", "u8"), 2)
     if raw_mask is not None:
         if raw_mask.size > limits.max_image_pixels:
             raise RequestError(m.LIMIT_EXCEEDED, f"mask: {raw_mask.size} pixels exceeds the limit of {limits.max_image_pixels}")
@@ -246,7 +302,7 @@ def _image(
                 image_wh = load_silhouette(encoded, max_pixels=limits.max_image_pixels, exif_orientation=exif_orientation)[2]
         return encoded, raw_mask, m.SILHOUETTE_MASK, image_wh
     if encoded is None:
-        raise RequestError(m.BAD_REQUEST, "a refine request needs blob 'image' (an encoded image file) or 'mask'")
+        raise RequestError(m.BAD_REQUEST, f"a refine request needs blob {image_name!r} (an encoded image file) or {mask_name!r}")
     with _DECODING:
         return encoded, *load_silhouette(
             encoded, max_pixels=limits.max_image_pixels, find=find, exif_orientation=exif_orientation
