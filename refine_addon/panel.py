@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .properties import scene_settings
+from .reference_views import image_empties
 from .refine_protocol import messages as m
 
 SILHOUETTE_MASK = m.SILHOUETTE_MASK.upper()
@@ -28,6 +29,8 @@ class VIEW3D_PT_refine(bpy.types.Panel):
         col.prop(props, "occluders")
         col.prop(props, "camera")
         col.prop(props, "fit_camera")
+        empties = len(image_empties(context.scene)) if context.scene else 0
+        col.prop(props, "reference_images", text=f"Reference Images ({empties})")
         col.prop(props, "symmetry")
         col.prop(props, "preset")
         col.prop(props, "iterations")

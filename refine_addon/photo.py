@@ -75,25 +75,30 @@ def reference_image(
         there = set(bpy.data.images.keys())
         loaded = bpy.data.images.load(str(file), check_existing=True)
         try:
-            return _png(loaded, choice.flip), None
+            return png_bytes(loaded, choice.flip), None
         finally:
             if loaded.name not in there:  # read for this run only
                 bpy.data.images.remove(loaded)
-    image = choice.image
-    if image is None:
+    if choice.image is None:
         raise InputProblem("no reference image: choose one in the REFINE panel (or give the camera a background image)")
+    return image_bytes(choice.image, choice.flip), None
+
+
+def image_bytes(image: bpy.types.Image, flip: tuple[bool, bool] = (False, False)) -> bytes:
+    """An image datablock as encoded file bytes, mirrored as `flip` says: a PNG, JPEG or WebP file
+    (or packed file) as it is when unflipped, anything else as Blender decodes it (png_bytes)."""
     on_disk = Path(bpy.path.abspath(image.filepath)) if image.source == "FILE" and image.filepath else None
     if image.packed_file is None and on_disk is not None and not on_disk.is_file():
         raise InputProblem(f"image '{image.name}': its file is missing: {on_disk}")
-    as_is = choice.flip == (False, False) and image.file_format in ("PNG", "JPEG", "WEBP")
+    as_is = flip == (False, False) and image.file_format in ("PNG", "JPEG", "WEBP")
     if as_is and image.packed_file is not None:
-        return bytes(image.packed_file.data), None  # type: ignore[arg-type]  # BYTE_STRING: bytes at run time
+        return bytes(image.packed_file.data)  # type: ignore[arg-type]  # BYTE_STRING: bytes at run time
     if as_is and on_disk is not None and on_disk.suffix.lower() in ENGINE_READS:
-        return on_disk.read_bytes(), None
-    return _png(image, choice.flip), None
+        return on_disk.read_bytes()
+    return png_bytes(image, flip)
 
 
-def _png(image: bpy.types.Image, flip: tuple[bool, bool]) -> bytes:
+def png_bytes(image: bpy.types.Image, flip: tuple[bool, bool]) -> bytes:
     """The image as Blender decodes it, flipped as shown, as PNG bytes (8-bit sRGB, alpha kept
     unpremultiplied): float images (OpenEXR, HDR) are linear and get the sRGB curve."""
     rgba = _pixels(image)

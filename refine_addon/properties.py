@@ -69,6 +69,12 @@ class RefineSettings(bpy.types.PropertyGroup):
     fitted_camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Object, poll=_is_camera, name="Fitted Camera", description="The camera the last refinement fitted"
     )
+    reference_images: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Reference Images",
+        default=True,
+        description="Also fit the scene's visible image empties (Add > Image > Reference or Background): each is an exact "
+        "orthographic view of the object; without a photo, they are the views",
+    )
     symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default=m.SYMMETRY_AUTO.upper())  # type: ignore[valid-type]
     preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default=m.PRESET_DEFAULT)  # type: ignore[valid-type]
     iterations: bpy.props.IntProperty(  # type: ignore[valid-type]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import bpy
+import numpy as np
 
-from . import photo, scene_io
+from . import photo, reference_views, scene_io
 from .asset import Asset, read_asset, read_occluder
 from .camera_object import CameraPlan, FittedCamera, make_scene_camera
 from .engine_link import LINK, EngineConfig, EngineLink
@@ -48,12 +49,13 @@ class Inputs:
     silhouette: str = m.SILHOUETTE_ALPHA  # a key of messages.SILHOUETTE (a photo without alpha: found anyway)
     mask_image: bpy.types.Image | None = None  # with SILHOUETTE_MASK
     occluders: bpy.types.Collection | None = None  # its visible meshes hide the asset's pixels
+    reference_images: bool = True  # the scene's image empties are further views (reference_views.py)
 
     @classmethod
     def from_panel(cls, scene: bpy.types.Scene | None) -> Inputs:
         p = scene_settings(scene)
         fields = (p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower(), p.silhouette.lower(), p.mask_image)
-        return cls(p.image, p.image_path, p.camera, *fields, p.occluders)
+        return cls(p.image, p.image_path, p.camera, *fields, p.occluders, p.reference_images)
 
     def settings(self) -> dict[str, Any]:
         """The request's settings object (docs/protocol.md)."""
@@ -75,10 +77,16 @@ def read_job(
     assert scene is not None
     asset = read_asset(context, objects)
     camera = inputs.camera or scene.camera
-    searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
-    cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
     choice = photo.choose_photo(inputs.image, inputs.image_path, camera)
-    encoded, mask = photo.reference_image(choice, inputs.mask_image, inputs.silhouette)
+    views = _reference_views(scene, asset) if inputs.reference_images else []
+    if choice.image is None and not choice.path and views and inputs.silhouette != m.SILHOUETTE_MASK:
+        # No photo: the reference images are the views, all exact.
+        inputs, camera, (cam_fields, encoded, mask), views = replace(inputs, fit_camera=m.FIT_OFF), None, views[0], views[1:]
+        assert cam_fields is not None
+    else:
+        searching_blind = camera is None and inputs.fit_camera == m.FIT_SEARCH  # the engine starts from a front view
+        cam_fields = None if searching_blind else scene_io.camera_fields(camera, scene)
+        encoded, mask = photo.reference_image(choice, inputs.mask_image, inputs.silhouette)
     if choice.note:
         asset.warnings.append(choice.note)
     find = inputs.silhouette == m.SILHOUETTE_AUTO
@@ -86,11 +94,27 @@ def read_job(
         asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find,
         exif_orientation=False,  # the photo as Blender shows it (it ignores EXIF orientation)
         parts=[part.count for part in asset.parts], occluder=read_occluder(context, inputs.occluders, objects),
+        more_views=views,
     )  # fmt: skip
     plan = CameraPlan(
         asset.parts[0].name, camera.name if camera else None, choice.image.name if choice.image else None, choice.path
     )
     return job, asset, None if inputs.fit_camera == m.FIT_OFF else plan
+
+
+View = tuple[dict[str, Any] | None, bytes | None, Any]  # a request's view: camera fields, encoded photo, mask
+
+
+def _reference_views(scene: bpy.types.Scene, asset: Asset) -> list[View]:
+    """The scene's image empties as views: (camera fields, the image as the camera sees it, no mask)."""
+    out: list[View] = []
+    verts = np.asarray(asset.vertices, dtype=np.float64)
+    for obj in reference_views.image_empties(scene):
+        image = obj.data
+        assert isinstance(image, bpy.types.Image)  # image_empties holds those with an image
+        view = reference_views.view_of(obj, verts)
+        out.append((view.camera, photo.image_bytes(image, view.flip), None))
+    return out
 
 
 def _camera_verdict(fit: CameraFitSummary | None, camera: str | None) -> str:
@@ -203,6 +227,7 @@ class Session:
             + (f"; fitted with the modifiers of {', '.join(fitted_through)}" if fitted_through else "")
             + _camera_verdict(self.report.camera if self.report else None, self.camera)
             + (f"; silhouette found in the photo: '{self.mask}'" if self.mask else "")
+            + "".join(f"; {line}" for line in (self.report.view_changes(2) if self.report else ()))
             + "".join(f"; warning: {w}" for w in self.all_warnings())
         )
 

@@ -6,6 +6,7 @@ derive from it: an option added here is a CLI flag, a manifest column and a sock
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,7 @@ class RefineRequest:
     parts: list[int] = field(default_factory=list)
     occluder: tuple[Any, Any] | None = None
     hints: Any = None
-    more_views: list[tuple[dict[str, Any], bytes | None, Any]] = field(default_factory=list)
+    more_views: Sequence[tuple[dict[str, Any] | None, bytes | None, Any]] = field(default_factory=list)
     progress_hz: float = 10.0
     progress_vertices: bool = True
 

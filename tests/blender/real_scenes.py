@@ -13,6 +13,7 @@ import bmesh
 import bpy
 import numpy as np
 from checks import addon, iou, look_at_origin, render_alpha
+from mathutils import Matrix
 from mathutils.bvhtree import BVHTree
 
 
@@ -284,9 +285,108 @@ def batch_asset(work: Path) -> dict:
     return {"code": code, "table": table, "keys": [bool(bpy.data.objects[n].data.shape_keys) for n in ("Body", "Head")]}
 
 
+def _ortho_camera(name: str, location: tuple, scale: float = 4.0) -> bpy.types.Object:
+    camera = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+    bpy.context.scene.collection.objects.link(camera)
+    camera.matrix_world = look_at_origin(location)
+    camera.data.type, camera.data.ortho_scale = "ORTHO", scale
+    camera.data.clip_start, camera.data.clip_end = 0.1, 100.0
+    return camera
+
+
+def _render_through(camera: bpy.types.Object, size: tuple[int, int], path: Path) -> np.ndarray:
+    scene = bpy.context.scene
+    scene.camera = camera
+    scene.render.resolution_x, scene.render.resolution_y = size
+    return render_alpha(path)
+
+
+def _image_empty(name: str, alpha: np.ndarray, camera: bpy.types.Object, offset: tuple, mirror: bool) -> bpy.types.Object:
+    """An image empty showing `alpha` (stored left-right mirrored and shown through a negative X
+    scale if `mirror`) where the artist would place it for `camera`'s view: in its image plane,
+    its longer side the camera's ortho scale, its origin moved to match `offset`."""
+    h, w = alpha.shape
+    image = bpy.data.images.new(name, w, h, alpha=True)
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., 3] = alpha[:, ::-1] if mirror else alpha
+    image.pixels.foreach_set(rgba[::-1].ravel())
+    empty = bpy.data.objects.new(name, None)
+    bpy.context.scene.collection.objects.link(empty)
+    empty.empty_display_type, empty.data = "IMAGE", image
+    empty.empty_display_size, empty.empty_image_offset = camera.data.ortho_scale, offset
+    m = camera.matrix_world.copy()
+    half_x, half_y = (m.col[i].to_3d() * (camera.data.ortho_scale * dim / max(w, h) / 2) for i, dim in ((0, w), (1, h)))
+    if mirror:
+        half_x = -half_x
+    centre = m.translation - 8.0 * m.col[2].to_3d()  # the picture's centre on the camera's axis, in front of it
+    empty.matrix_world = m
+    empty.location = centre - half_x * (2 * offset[0] + 1) - half_y * (2 * offset[1] + 1)
+    empty.scale = (-1.0 if mirror else 1.0, 1.0, 1.0)
+    return empty
+
+
+def _distance_to(obj: bpy.types.Object, truth: tuple[np.ndarray, np.ndarray]) -> float:
+    """Mean distance of the refined (evaluated) mesh's vertices to the true surface."""
+    verts, tris = truth
+    tree = BVHTree.FromPolygons([tuple(v) for v in verts], [tuple(t) for t in tris])
+    points = _world_mesh(obj)[0]
+    return float(np.mean([(tree.find_nearest(p)[3] or 0.0) for p in points]))
+
+
+def image_empties(work: Path) -> dict:
+    """Reference images as image empties (front; side, portrait, its origin moved; back, stored
+    mirrored and shown through a negative scale), no photo: each maps to the view that sees the
+    picture (a render through it matches the picture), and Refine Mesh fits them all."""
+    scene = _fresh()
+    truth_objs = _sphere("TBody", scale=(1.3, 0.8, 0.75)), _sphere("THead", (0.9, -0.3, 0.7), radius=0.45)
+    truth = [_world_mesh(o) for o in truth_objs]
+    verts = np.concatenate([truth[0][0], truth[1][0]])
+    truth_mesh = verts, np.concatenate([truth[0][1], truth[1][1] + len(truth[0][0])])
+    specs = (("Front", (0.3, -9.0, 0.4), (96, 72), (-0.5, -0.5), False), ("Side", (9.0, 0.2, 0.3), (64, 96), (-0.2, -0.7), False),
+             ("Back", (0.4, 9.0, 3.0), (88, 88), (-0.5, -0.5), True))  # fmt: skip
+    pictures, empties = {}, {}
+    for name, location, size, offset, mirror in specs:
+        camera = _ortho_camera(f"{name}Cam", location)
+        pictures[name] = _render_through(camera, size, work / f"empty_{name}.png")
+        empties[name] = _image_empty(name, pictures[name], camera, offset, mirror)
+    out: dict = {"mapped": {}}
+    for name, empty in empties.items():
+        view = addon().reference_views.view_of(empty, verts)
+        cam = bpy.data.objects.new(f"{name}View", bpy.data.cameras.new(f"{name}View"))
+        scene.collection.objects.link(cam)
+        cam.matrix_world = Matrix(view.camera["matrix_world"])
+        for key in ("type", "ortho_scale", "clip_start", "clip_end"):
+            setattr(cam.data, key, view.camera[key])
+        seen = _render_through(cam, (view.camera["resolution_x"], view.camera["resolution_y"]), work / f"view_{name}.png")
+        picture = pictures[name]  # what the artist sees: the stored pixels mirrored back by the negative scale
+        out["mapped"][name] = [iou(seen, picture), list(view.flip)]
+        bpy.data.objects.remove(cam)
+    for o in truth_objs:
+        bpy.data.objects.remove(o)
+    for o in [o for o in scene.objects if o.type == "CAMERA" and o.name != "Cam"]:
+        bpy.data.objects.remove(o)
+    out["distance"] = {}
+    ball = _sphere("Ball", scale=(1.1, 1.0, 0.9))
+    for label, shown in (("front", ("Front",)), ("side", ("Side",)), ("all", ("Front", "Side", "Back"))):
+        for name, empty in empties.items():
+            empty.hide_set(name not in shown)
+        ball.shape_key_clear()
+        _select(ball)
+        scene.refine.iterations = 60
+        out[label] = _operator(scene)
+        out["distance"][label] = _distance_to(ball, truth_mesh)
+    ball.shape_key_clear()
+    out["distance"]["coarse"] = _distance_to(ball, truth_mesh)
+    for empty in empties.values():
+        bpy.data.objects.remove(empty)
+    scene.refine.iterations = 25
+    return out
+
+
 def run(work: Path) -> dict:
     found = {}
-    for scenario in (two_part_asset, shape_keys, modifiers, photo_sources, flipped_background, occluders, batch_asset):
+    scenarios = (two_part_asset, shape_keys, modifiers, photo_sources, flipped_background, occluders, batch_asset, image_empties)
+    for scenario in scenarios:
         try:
             found[scenario.__name__] = scenario(work)
         except Exception as exc:  # one broken scenario must not hide the others' findings
