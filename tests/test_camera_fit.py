@@ -256,7 +256,7 @@ def test_a_search_looks_from_above_the_table_and_names_look_alike_views():
     _, elevation = view_angles(fit.camera, np.array([0.0, 0.0, 0.6]))
     assert fit.accepted and fit.upright and fit.iou_after > 0.95
     assert 25.0 < elevation < 45.0
-    assert fit.look_alikes and "views of the mesh nearly equally" in fit.warnings()[0]
+    assert fit.look_alikes >= 1 and "views of the mesh nearly equally" in fit.warnings()[0]
     section = fit.to_dict()
-    assert section["warnings"] == fit.warnings() and len(section["candidates"]) == len(fit.views) - 1
+    assert section["warnings"] == fit.warnings() and len(section["candidates"]) == len(fit.candidates) >= fit.look_alikes
     assert all(BlenderCamera.from_dict(c["camera"]) for c in section["candidates"])

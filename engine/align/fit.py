@@ -92,23 +92,19 @@ class CameraFit:
     lens_after: float
     scored: int  # cameras scored
     seconds: float
-    # A search's distinct polished views, best IoU (at EVAL_SIZE) first, the fitted one among them.
-    views: tuple[tuple[float, BlenderCamera], ...] = ()
+    # A search's other distinct polished views (IoU at EVAL_SIZE, camera), best first, and how many
+    # of them explain the photo as well as the one used (within TIE_IOU of the best: look-alikes).
+    candidates: tuple[tuple[float, BlenderCamera], ...] = ()
+    look_alikes: int = 0
     upright: bool = True  # a search: the view was found among upright ones
     centre: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the object's centre (world), which the views look at
-
-    @property
-    def look_alikes(self) -> list[tuple[float, BlenderCamera]]:
-        """The views other than the fitted one that explain the photo nearly as well (TIE_IOU)."""
-        top = max((iou for iou, _ in self.views), default=0.0)
-        return [(iou, c) for iou, c in self.views if iou >= top - TIE_IOU and c is not self.fitted]
 
     def warnings(self) -> list[str]:
         """What a user should check about the found camera, in words."""
         out = []
         if self.look_alikes:
             out.append(
-                f"the photo fits {len(self.look_alikes) + 1} views of the mesh nearly equally (silhouette IoU within "
+                f"the photo fits {self.look_alikes + 1} views of the mesh nearly equally (silhouette IoU within "
                 f"{TIE_IOU}): the one closest to the given camera was used; check it, or give a rough camera "
                 "(the others are the report's camera candidates)"
             )
@@ -139,9 +135,9 @@ class CameraFit:
             "upright": self.upright,
             "candidates": [
                 {"iou": iou, "rotation_deg": rotation_between_deg(self.fitted, c), "camera": c.to_dict()}
-                for iou, c in self.views
-                if c is not self.fitted
+                for iou, c in self.candidates
             ],
+            "look_alikes": self.look_alikes,
             "warnings": self.warnings(),
         }
 
@@ -182,13 +178,15 @@ def fit_camera(
     free_framing = free_framing and mode == m.FIT_REFINE
     extra = sum(stage[1] for stage in FRAMING_POLISH) if free_framing else 0
     steps = StepCounter(on_step, extra)
-    views: tuple[tuple[float, BlenderCamera], ...] = ()
-    upright = True
+    others: tuple[tuple[float, BlenderCamera], ...] = ()
+    upright, alike = True, 0
     with deterministic_algorithms():  # the same fit on every run, called alone as within a refinement
         if mode == m.FIT_SEARCH:
             views, scored, upright = _search(levels, target, camera, centre, size, steps)
             fitted, iou_after = _choose(views, camera)
             _check_match(iou_after)
+            others = tuple(v for v in views if v[1] is not fitted)
+            alike = sum(iou >= views[0][0] - TIE_IOU for iou, _ in others)
         else:
             steps.total += sum(stage[1] for stage in REFINE_POLISH)
             fitted = polish(CameraCorrection(camera, centre, size), levels, target, PRIOR_WEIGHT, REFINE_POLISH, steps)
@@ -204,7 +202,7 @@ def fit_camera(
     used = fitted if accepted else camera
     return CameraFit(
         mode, used, fitted, accepted, framing, before, iou_after, turn, camera.lens, fitted.lens, scored, seconds,
-        views, upright, tuple(map(float, centre)),
+        others, alike, upright, tuple(map(float, centre)),
     )  # fmt: skip
 
 
