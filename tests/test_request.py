@@ -96,9 +96,9 @@ def test_further_views_travel_with_their_cameras_and_are_checked(example):
     photo = (EXAMPLE / "photo.png").read_bytes()
     views = [(camera, None, example["mask"]), (camera, photo, None)]
 
-    def parse(more, limits=Limits()):
+    def parse(more, limits: Limits | None = None):
         request = RefineRequest(example["verts"], example["faces"], camera, image=photo, more_views=more)
-        return parse_refine(decode_frame(encode_frame(*request.to_frame("j"))), limits)
+        return parse_refine(decode_frame(encode_frame(*request.to_frame("j"))), limits or Limits())
 
     got = parse(views)
     assert [v.source for v in got.more_views] == ["mask", "alpha"]
