@@ -15,7 +15,6 @@ an object in a random pose.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -28,7 +27,7 @@ from engine.settings import preset
 
 from .cases import SPLITS, make_case, perturb_camera, render_mask
 from .quality import CACHE, cached_run, evaluate, run_one
-from .report import write_split_section
+from .report import split_parser, write_split_section
 
 RUNS = {  # name -> (camera error or None for the true camera, fit mode)
     "exact": (None, "off"),
@@ -109,11 +108,8 @@ def table(results: dict, cases: list[str], runs: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(SPLITS), default="tune")
+    parser = split_parser(__doc__ or "", SPLITS)
     parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     args = parser.parse_args(argv)
     cases = SPLITS[args.split]
     results: dict = {}

@@ -58,6 +58,16 @@ def write_split_section(
     write_section(path, block, section)
 
 
+def split_parser(description: str, splits: dict[str, list[str]], fresh: bool = True) -> argparse.ArgumentParser:
+    """A split benchmark's command line: --split, --seed and (`fresh`) --fresh."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=list(splits), default="tune")
+    parser.add_argument("--seed", type=int, default=0)
+    if fresh:
+        parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    return parser
+
+
 def run_split_rows(
     description: str,
     title: str,
@@ -70,10 +80,7 @@ def run_split_rows(
     """The command line of a benchmark with one row per case (--split, --seed): `row(case, seed)`
     for each case of the split, printed as it comes, then `table(rows)` printed and written as
     the split's block (write_split_section)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(splits), default="tune")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = split_parser(description, splits, fresh=False).parse_args(argv)
     rows = {}
     for name in splits[args.split]:
         rows[name] = row(name, args.seed)

@@ -11,7 +11,6 @@ which no configuration uses (the 2-view camera is 25 degrees from its left one).
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -22,7 +21,7 @@ from engine.settings import preset
 
 from .cases import SPLITS, Case, make_case, render_mask
 from .quality import CACHE, cached_run, evaluate, run_one, table
-from .report import write_split_section
+from .report import split_parser, write_split_section
 
 # Further views: (degrees round the object from the photo's camera, degrees up), in order.
 EXTRA_VIEWS = ((75.0, 35.0), (215.0, 55.0))
@@ -76,11 +75,7 @@ def summary(results: dict, cases: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=list(SPLITS), default="tune")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
-    args = parser.parse_args(argv)
+    args = split_parser(__doc__ or "", SPLITS).parse_args(argv)
     cases = SPLITS[args.split]
     results: dict = {}
     for name in cases:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import bpy
 import numpy as np
@@ -33,34 +34,47 @@ def overlay(mesh_alpha: np.ndarray, photo_alpha: np.ndarray) -> np.ndarray:
     return (np.stack([pred, target, np.zeros_like(target)], -1) * 0.9 + 0.08).astype(np.float32)
 
 
-def main() -> int:
-    zip_path, engine_python, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    out.mkdir(parents=True, exist_ok=True)
+def start(zip_path: str, engine_python: str) -> tuple[Any, bpy.types.Object]:
+    """A fresh Blender with the extension installed from its zip (as Install from Disk does),
+    set to start the engine in `engine_python`, Cycles for the renders, and the coarse cow
+    imported and active. Returns the add-on's package and the cow."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     prefs = bpy.context.preferences.addons[PKG].preferences
     prefs.python, prefs.engine_root = engine_python, str(HERE.parent)
     importlib.import_module(f"{PKG}.batch")  # the headless helpers (print_progress)
-    addon = sys.modules[PKG]
-
-    scene = bpy.context.scene
-    setup_cycles(scene, samples=8)
+    setup_cycles(bpy.context.scene, samples=8)
     bpy.ops.wm.obj_import(filepath=str(HERE / "cow" / "coarse.obj"), forward_axis="Y", up_axis="Z")
     cow = bpy.context.selected_objects[0]
     cow.name = "Cow"
     bpy.context.view_layer.objects.active = cow
-    settings = addon.properties.scene_settings(scene)
-    settings.image = bpy.data.images.load(str(HERE / "cow" / "photo.jpg"))  # what an artist picks in the panel
-    settings.fit_camera = addon.refine_protocol.messages.FIT_SEARCH.upper()  # "Find": there is no camera
+    return sys.modules[PKG], cow
 
+
+def refine(addon: Any, cow: bpy.types.Object) -> Any:
+    """Refine Mesh on the cow with the panel's settings, as the button does (blocking, progress
+    printed), then stop the engine. Returns the finished session."""
     session = addon.session.run_blocking(
         bpy.context,
         [cow],
         addon.preferences.engine_config(bpy.context),
-        addon.session.Inputs.from_panel(scene),
+        addon.session.Inputs.from_panel(bpy.context.scene),
         addon.batch.print_progress(cow.name),
     )
     bpy.ops.refine.stop_engine()
+    return session
+
+
+def main() -> int:
+    zip_path, engine_python, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    out.mkdir(parents=True, exist_ok=True)
+    addon, cow = start(zip_path, engine_python)
+    scene = bpy.context.scene
+    settings = addon.properties.scene_settings(scene)
+    settings.image = bpy.data.images.load(str(HERE / "cow" / "photo.jpg"))  # what an artist picks in the panel
+    settings.fit_camera = addon.refine_protocol.messages.FIT_SEARCH.upper()  # "Find": there is no camera
+
+    session = refine(addon, cow)
     report, found = session.report, _pixels(settings.mask_image)  # the scene now renders through the found camera
     key = cow.data.shape_keys.key_blocks["REFINE"]
     key.mute = True

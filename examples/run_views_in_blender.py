@@ -12,7 +12,6 @@ before | after over the picture's silhouette (yellow = both, red = mesh only, gr
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -23,38 +22,21 @@ from mathutils import Matrix
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from blender_scene import load_rgba, make_camera, render_rgba, save_rgb, setup_cycles  # noqa: E402
-from run_in_blender import PKG, overlay  # noqa: E402
+from blender_scene import load_rgba, make_camera, render_rgba, save_rgb  # noqa: E402
+from run_in_blender import overlay, refine, start  # noqa: E402
 
 
 def main() -> int:
     zip_path, engine_python, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
-    prefs = bpy.context.preferences.addons[PKG].preferences
-    prefs.python, prefs.engine_root = engine_python, str(HERE.parent)
-    importlib.import_module(f"{PKG}.batch")  # the headless helpers (print_progress)
-    addon = sys.modules[PKG]
-
+    addon, cow = start(zip_path, engine_python)
     scene = bpy.context.scene
-    setup_cycles(scene, samples=8)
-    bpy.ops.wm.obj_import(filepath=str(HERE / "cow" / "coarse.obj"), forward_axis="Y", up_axis="Z")
-    cow = bpy.context.selected_objects[0]
-    cow.name = "Cow"
     empties = [_image_empty(scene, placed) for placed in json.loads((HERE / "cow" / "views" / "views.json").read_text())]
     for obj in bpy.context.view_layer.objects:
         obj.select_set(obj == cow)
     bpy.context.view_layer.objects.active = cow
 
-    session = addon.session.run_blocking(
-        bpy.context,
-        [cow],
-        addon.preferences.engine_config(bpy.context),
-        addon.session.Inputs.from_panel(scene),
-        addon.batch.print_progress(cow.name),
-    )
-    bpy.ops.refine.stop_engine()
+    session = refine(addon, cow)
     verts = (
         np.array([v.co[:] for v in cow.data.vertices]) @ np.array(cow.matrix_world)[:3, :3].T + np.array(cow.matrix_world)[:3, 3]
     )
