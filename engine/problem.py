@@ -116,12 +116,13 @@ class Problem:
 
     def start(self, stage: Stage) -> Step:
         """The step function of a stage: its renderers and target silhouettes (a further view at
-        the stage's longest side, within its own picture)."""
+        the stage's longest side, within its own picture; views of one size rendered in one call)."""
         s = self.settings
         sizes = [stage.size, *(render_size(wh, min(max(stage.size), max(wh))) for _, _, wh in self.more)]
-        renderers = [
-            SilhouetteRenderer(hw, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend) for hw in sizes
-        ]
+        renderers = {
+            hw: SilhouetteRenderer(hw, sigma=s.sigma_px**2, faces_per_pixel=s.faces_per_pixel, backend=s.backend)
+            for hw in dict.fromkeys(sizes)
+        }
         masks = [self.mask, *(mask for _, mask, _ in self.more)]
         targets = [F.interpolate(mask, size=hw, mode="area")[0] for mask, hw in zip(masks, sizes)]
         visible = None if self.visible is None else F.interpolate(self.visible, size=stage.size, mode="area")[0]
@@ -129,19 +130,19 @@ class Problem:
 
     def step(
         self,
-        renderers: list[SilhouetteRenderer],
+        renderers: dict[tuple[int, int], SilhouetteRenderer],
         targets: list[torch.Tensor],
         sizes: list[tuple[int, int]],
         visible: torch.Tensor | None = None,
     ) -> tuple[dict[str, float], torch.Tensor]:
-        """One optimizer step against every view (the first one's `visible` pixels). Returns the
-        weighted terms, "total" and "iou" (the views' mean, as floats) and the (V', 3) iterate
-        they were measured on."""
+        """One optimizer step against every view (the first one's `visible` pixels), `renderers`
+        by size. Returns the weighted terms, "total" and "iou" (the views' mean, as floats) and
+        the (V', 3) iterate they were measured on."""
         self.optimizer.zero_grad(set_to_none=True)
         v_local, confidence = self.local.deform()  # the local parameterization runs once
         v = v_local if self.similarity is None else self.similarity.transform(v_local)
         projectors = [self.pixels, *(pixels for pixels, _, _ in self.more)]
-        alphas = [r(p(v, hw)[None], self.faces) for r, p, hw in zip(renderers, projectors, sizes)]
+        alphas = _render_views(renderers, [p(v, hw) for p, hw in zip(projectors, sizes)], sizes, self.faces)
         terms = self.objective(v, v_local, alphas, targets, confidence, visible)
         total = sum(terms.values())
         total.backward()  # type: ignore[union-attr]
@@ -155,6 +156,22 @@ class Problem:
             # One device-to-host read per iteration for all the numbers (each float() would sync).
             values = torch.stack([*terms.values(), total, iou]).tolist()  # type: ignore[misc]
         return dict(zip([*terms, "total", "iou"], values)), v.detach()
+
+
+def _render_views(
+    renderers: dict[tuple[int, int], SilhouetteRenderer],
+    pixels: list[torch.Tensor],
+    sizes: list[tuple[int, int]],
+    faces: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Each view's (1, H, W) soft silhouette from its (V, 3) `pixels` at its size: the views of
+    one size as one batch (the renderer's cost per view falls with the batch)."""
+    alphas: list[torch.Tensor | None] = [None] * len(pixels)
+    for hw, renderer in renderers.items():
+        group = [i for i, size in enumerate(sizes) if size == hw]
+        for i, alpha in zip(group, renderer(torch.stack([pixels[i] for i in group]), faces)):
+            alphas[i] = alpha[None]
+    return [a for a in alphas if a is not None]
 
 
 def build_problem(
