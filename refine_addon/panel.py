@@ -30,7 +30,7 @@ class VIEW3D_PT_refine(bpy.types.Panel):
         col.prop(props, "camera")
         col.prop(props, "fit_camera")
         empties = len(image_empties(context.scene)) if context.scene else 0
-        col.prop(props, "reference_images", text=f"Reference Images ({empties})")
+        col.prop(props, "reference_images", text=f"Reference Images ({empties} image empties)")
         col.prop(props, "symmetry")
         col.prop(props, "preset")
         col.prop(props, "iterations")

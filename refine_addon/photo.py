@@ -36,12 +36,19 @@ def choose_photo(image: bpy.types.Image | None, path: str, camera: bpy.types.Obj
     photo differently from the artist."""
     if path or image is not None:
         return PhotoChoice(image, path)
+    return background_photo(camera, hidden_too=True)
+
+
+def background_photo(camera: bpy.types.Object | None, hidden_too: bool = False) -> PhotoChoice:
+    """The camera's visible background image (`hidden_too`: else a hidden one, said so), as the
+    artist sees it through the camera; none: an empty choice. One scaled, offset or rotated in
+    the camera view is refused (InputProblem)."""
     if camera is None or camera.type != "CAMERA":
         return PhotoChoice()
     cam = camera.data
     backgrounds = [bg for bg in cam.background_images if bg.source == "IMAGE" and bg.image is not None]
     visible = [bg for bg in backgrounds if bg.show_background_image and cam.show_background_images]
-    if not backgrounds:
+    if not visible and not (hidden_too and backgrounds):
         return PhotoChoice()
     bg = (visible or backgrounds)[0]
     where = f"background image '{bg.image.name}' of camera '{camera.name}'"

@@ -72,8 +72,8 @@ class RefineSettings(bpy.types.PropertyGroup):
     reference_images: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Reference Images",
         default=True,
-        description="Also fit the scene's visible image empties (Add > Image > Reference or Background): each is an exact "
-        "orthographic view of the object; without a photo, they are the views",
+        description="Also fit the scene's visible image empties (Add > Image > Reference or Background), each an exact "
+        "orthographic view, and the other cameras showing a background image, each an exact view; without a photo, they are the views",
     )
     symmetry: bpy.props.EnumProperty(items=SYMMETRY, name="Symmetry", default=m.SYMMETRY_AUTO.upper())  # type: ignore[valid-type]
     preset: bpy.props.EnumProperty(items=PRESETS, name="Quality", default=m.PRESET_DEFAULT)  # type: ignore[valid-type]

@@ -78,7 +78,7 @@ def read_job(
     asset = read_asset(context, objects)
     camera = inputs.camera or scene.camera
     choice = photo.choose_photo(inputs.image, inputs.image_path, camera)
-    views = _reference_views(scene, asset) if inputs.reference_images else []
+    views = _reference_views(scene, asset, camera) if inputs.reference_images else []
     if choice.image is None and not choice.path and views and inputs.silhouette != m.SILHOUETTE_MASK:
         # No photo: the reference images are the views, all exact.
         inputs, camera, (cam_fields, encoded, mask), views = replace(inputs, fit_camera=m.FIT_OFF), None, views[0], views[1:]
@@ -105,8 +105,9 @@ def read_job(
 View = tuple[dict[str, Any] | None, bytes | None, Any]  # a request's view: camera fields, encoded photo, mask
 
 
-def _reference_views(scene: bpy.types.Scene, asset: Asset) -> list[View]:
-    """The scene's image empties as views: (camera fields, the image as the camera sees it, no mask)."""
+def _reference_views(scene: bpy.types.Scene, asset: Asset, camera: bpy.types.Object | None) -> list[View]:
+    """The scene's further views: (camera fields, the image as the camera sees it, no mask) of
+    every image empty, then of every other camera showing a background image, by name."""
     out: list[View] = []
     verts = np.asarray(asset.vertices, dtype=np.float64)
     for obj in reference_views.image_empties(scene):
@@ -114,6 +115,12 @@ def _reference_views(scene: bpy.types.Scene, asset: Asset) -> list[View]:
         assert isinstance(image, bpy.types.Image)  # image_empties holds those with an image
         view = reference_views.view_of(obj, verts)
         out.append((view.camera, photo.image_bytes(image, view.flip), None))
+    for other in sorted(
+        (o for o in scene.objects if o.type == "CAMERA" and o != camera and o.visible_get()), key=lambda o: o.name
+    ):
+        shown = photo.background_photo(other)
+        if shown.image is not None:
+            out.append((scene_io.camera_fields(other, scene), photo.image_bytes(shown.image, shown.flip), None))
     return out
 
 

@@ -190,15 +190,15 @@ def test_occluders_hide_pixels_instead_of_being_explained_by_the_mesh(findings):
 def test_image_empties_are_exact_views_and_refine_mesh_fits_them_all(findings):
     """Reference images as image empties (one with a moved origin and a portrait image, one stored
     mirrored and shown through a negative scale): the view mapped from each sees what the picture
-    shows, and Refine Mesh with all of them, and no photo, ends closer to the true shape than with
-    the front or the side alone."""
+    shows, and Refine Mesh with all of them and another camera's background image, and no photo,
+    ends closer to the true shape than with the front or the side alone."""
     e = _scene(findings, "image_empties")
     assert "crashed" not in e, e
     for name, (overlap, _) in e["mapped"].items():
         assert overlap > 0.99, (name, overlap)
     assert e["mapped"]["Back"][1] == [True, False] and e["mapped"]["Side"][1] == [False, False]
     assert all(e[label][0] == "FINISHED" for label in ("front", "side", "all")), e
-    assert "view 3: silhouette IoU" in e["all"][1], e["all"]
+    assert "view 4: silhouette IoU" in e["all"][1], e["all"]  # three empties and the camera's background
     d = e["distance"]
     assert d["all"] < min(d["front"], d["side"]) and d["all"] < 0.6 * d["coarse"], d
 

@@ -335,8 +335,9 @@ def _distance_to(obj: bpy.types.Object, truth: tuple[np.ndarray, np.ndarray]) ->
 
 def image_empties(work: Path) -> dict:
     """Reference images as image empties (front; side, portrait, its origin moved; back, stored
-    mirrored and shown through a negative scale), no photo: each maps to the view that sees the
-    picture (a render through it matches the picture), and Refine Mesh fits them all."""
+    mirrored and shown through a negative scale) and another camera with a background image, no
+    photo: each empty maps to the view that sees the picture (a render through it matches the
+    picture), and Refine Mesh fits them all."""
     scene = _fresh()
     truth_objs = _sphere("TBody", scale=(1.3, 0.8, 0.75)), _sphere("THead", (0.9, -0.3, 0.7), radius=0.45)
     truth = [_world_mesh(o) for o in truth_objs]
@@ -361,15 +362,23 @@ def image_empties(work: Path) -> dict:
         picture = pictures[name]  # what the artist sees: the stored pixels mirrored back by the negative scale
         out["mapped"][name] = [iou(seen, picture), list(view.flip)]
         bpy.data.objects.remove(cam)
-    for o in truth_objs:
-        bpy.data.objects.remove(o)
     for o in [o for o in scene.objects if o.type == "CAMERA" and o.name != "Cam"]:
+        bpy.data.objects.remove(o)
+    # A fourth view: another camera (perspective, from above) showing a render of the truth behind it.
+    above = bpy.data.objects.new("AboveCam", bpy.data.cameras.new("AboveCam"))
+    scene.collection.objects.link(above)
+    above.matrix_world = look_at_origin((-4.0, -3.0, 5.0))
+    _render_through(above, (96, 80), work / "above.png")
+    background = above.data.background_images.new()
+    background.image, above.data.show_background_images = bpy.data.images.load(str(work / "above.png")), True
+    scene.camera = bpy.data.objects["Cam"]  # the main camera, with no photo: the others are the views
+    for o in truth_objs:
         bpy.data.objects.remove(o)
     out["distance"] = {}
     ball = _sphere("Ball", scale=(1.1, 1.0, 0.9))
-    for label, shown in (("front", ("Front",)), ("side", ("Side",)), ("all", ("Front", "Side", "Back"))):
-        for name, empty in empties.items():
-            empty.hide_set(name not in shown)
+    for label, shown in (("front", ("Front",)), ("side", ("Side",)), ("all", ("Front", "Side", "Back", "AboveCam"))):
+        for obj in (*empties.values(), above):
+            obj.hide_set(obj.name not in shown)
         ball.shape_key_clear()
         _select(ball)
         scene.refine.iterations = 60
@@ -377,8 +386,8 @@ def image_empties(work: Path) -> dict:
         out["distance"][label] = _distance_to(ball, truth_mesh)
     ball.shape_key_clear()
     out["distance"]["coarse"] = _distance_to(ball, truth_mesh)
-    for empty in empties.values():
-        bpy.data.objects.remove(empty)
+    for obj in (*empties.values(), above):
+        bpy.data.objects.remove(obj)
     scene.refine.iterations = 25
     return out
 
