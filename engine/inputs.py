@@ -97,8 +97,6 @@ class RefineInputs:
         occluder = None if occluder is None else check_mesh(*occluder, what="occluder")
         hints = None if hints is None else check_hints(hints, camera, mask is None)
         views = tuple(View.checked(*view, verts, n) for n, view in enumerate(more_views, start=2))
-        if views and occluder is not None:
-            raise InputError("occluder: only with a single view (it is seen through the first view's camera)")
         return cls(verts, faces, mask, camera, settings, image, silhouette_source, parts, occluder, hints, views)
 
 
