@@ -148,27 +148,27 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
     if inputs.mask is not None:  # None: cancelled before the silhouette was found
         report.silhouette_iou = {
-            "before": _input_view_iou(inputs, inputs.verts, visible),
-            "after": _input_view_iou(inputs, vertices, visible),
+            "before": _view_iou(inputs.camera, inputs.mask, inputs.faces, inputs.verts, visible),
+            "after": _view_iou(inputs.camera, inputs.mask, inputs.faces, vertices, visible),
         }
     if inputs.more_views and aligned is not None:
         report.views = [_view_ious(view, inputs, vertices) for view in inputs.more_views]
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
 
 
-def _input_view_iou(inputs: RefineInputs, verts: np.ndarray, visible: torch.Tensor | None) -> float:
-    """The mesh's hard silhouette IoU with the photo's, through the camera used (256 px), over
-    the `visible` pixels (visible_pixels)."""
-    points, faces, mask = torch.tensor(verts, dtype=torch.float32), torch.as_tensor(inputs.faces), torch.tensor(inputs.mask)
-    return silhouette_iou(inputs.camera, points, faces, mask[None, None], visible)
+def _view_iou(
+    camera: BlenderCamera, mask: np.ndarray, faces: np.ndarray, verts: np.ndarray, visible: torch.Tensor | None = None
+) -> float:
+    """The mesh's hard silhouette IoU with a view's (H, W) `mask`, through its camera (256 px),
+    over the `visible` pixels (visible_pixels)."""
+    points = torch.tensor(verts, dtype=torch.float32)
+    return silhouette_iou(camera, points, torch.as_tensor(faces), torch.tensor(mask)[None, None], visible)
 
 
 def _view_ious(view: View, inputs: RefineInputs, vertices: np.ndarray) -> dict[str, Any]:
     """A further view's report: where its silhouette came from and the mesh's IoU with it before and after."""
-    faces, mask = torch.as_tensor(inputs.faces), torch.tensor(view.mask)[None, None]
-    before, after = (
-        silhouette_iou(view.camera, torch.tensor(v, dtype=torch.float32), faces, mask) for v in (inputs.verts, vertices)
-    )
+    assert view.mask is not None  # found before the shape moved
+    before, after = (_view_iou(view.camera, view.mask, inputs.faces, v) for v in (inputs.verts, vertices))
     return {"source": view.silhouette_source, "iou_before": before, "iou_after": after}
 
 

@@ -47,7 +47,7 @@ from ..proxy import decimate
 from ..render.view import IOU_SIZE, outline_error, silhouette_iou
 from ..topology import weld, welded_faces
 from .polish import Mesh, OnFitStep, StepCounter, polish
-from .search import DISTINCT_DEG, SEARCH_SIZE, search_views
+from .search import DISTINCT_DEG, SEARCH_SIZE, apart_deg, search_views
 
 FIT_FACES = 4000  # faces of the mesh the fit renders at EVAL_SIZE (proportionally fewer below: fit_levels)
 POLISH = ((64, 40, 1.0), (128, 40, 0.7), (256, 40, 0.5))  # (longest side px, iterations, sigma px) coarse to fine
@@ -246,13 +246,9 @@ def _distinct(views: list[tuple[float, BlenderCamera]]) -> tuple[tuple[float, Bl
     starts that reached the same view)."""
     kept: list[tuple[float, BlenderCamera]] = []
     for iou, cam in views:
-        if all(_apart_deg(cam, other) >= DISTINCT_DEG for _, other in kept):
+        if all(apart_deg(cam, other) >= DISTINCT_DEG for _, other in kept):
             kept.append((iou, cam))
     return tuple(kept)
-
-
-def _apart_deg(a: BlenderCamera, b: BlenderCamera) -> float:
-    return float(np.degrees(np.arccos(np.clip(a.view_direction @ b.view_direction, -1.0, 1.0))))
 
 
 def silhouette_optimum(

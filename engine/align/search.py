@@ -2,7 +2,7 @@
 silhouette in the image plane by moments and scored by IoU at low resolution in batches; the best
 few distinct directions become the camera corrections the polish starts from.
 
-Two families of views (`UPRIGHT`, `FREE`). Photos are taken upright: the camera level (no roll
+Two families of views, upright and free. Photos are taken upright: the camera level (no roll
 against the world's +Z) and the object on its base, seen from a little below to steeply above. An
 upright view is fixed by its azimuth and elevation; the image-plane similarity then only sets the
 picture's size and position (area and centroid). A free view may look from anywhere and is turned
@@ -61,8 +61,7 @@ def search_views(points, faces, target, camera: BlenderCamera, centre: np.ndarra
     best.sort(key=lambda b: -b[0])
     starts: list[tuple[float, CameraCorrection]] = []
     for iou, index, moved in best:
-        direction = candidates[index].view_direction
-        if all(np.degrees(np.arccos(np.clip(direction @ s.camera.view_direction, -1, 1))) >= DISTINCT_DEG for _, s in starts):
+        if all(apart_deg(candidates[index], s.camera) >= DISTINCT_DEG for _, s in starts):
             correction = CameraCorrection(candidates[index], centre, size)
             pix = view_pixels(candidates[index], points, hw)
             starts.append((iou, _start_from_similarity(correction, pix, moved, hw)))
@@ -114,6 +113,11 @@ def _start_from_similarity(correction: CameraCorrection, pix: torch.Tensor, move
 def _rotate(p: torch.Tensor, angle: float) -> torch.Tensor:
     c, s = math.cos(angle), math.sin(angle)
     return torch.stack((c * p[0] - s * p[1], s * p[0] + c * p[1]))
+
+
+def apart_deg(a: BlenderCamera, b: BlenderCamera) -> float:
+    """Angle (degrees) between two cameras' viewing directions."""
+    return float(np.degrees(np.arccos(np.clip(a.view_direction @ b.view_direction, -1.0, 1.0))))
 
 
 def upright_directions() -> np.ndarray:
