@@ -81,7 +81,7 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    from .io import save_mask, save_mesh
+    from .io import save_mesh
     from .io.inputs_io import load_inputs
 
     settings = _settings(args)
@@ -114,14 +114,24 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if result.cancelled:
         print("cancelled: nothing written", file=sys.stderr)
         return 130
-    save_mesh(args.out, result.vertices, faces, template=args.mesh)
+    if not result.report.stopped:
+        save_mesh(args.out, result.vertices, faces, template=args.mesh)
+    _write_findings(args, result, photo.rgb.shape[1::-1], verts, faces)
+    _print_summary(args.out, result.report)
+    return STOPPED if result.report.stopped else 0
+
+
+def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int], verts, faces) -> None:
+    """What the run found beside the mesh: the camera, the other views, the silhouette, the report and the picture."""
+    from .io import save_mask
+
     if args.camera_out:
         args.camera_out.parent.mkdir(parents=True, exist_ok=True)
         args.camera_out.write_text(json.dumps(result.camera.to_dict(), indent=1))
     if args.candidates_out:
         _write_candidates(args.candidates_out, result.report)
     if args.mask_out:
-        save_mask(args.mask_out, result.mask, photo.rgb.shape[1::-1])
+        save_mask(args.mask_out, result.mask, image_wh)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result.report.to_dict(), indent=1))
@@ -129,8 +139,6 @@ def cmd_refine(args: argparse.Namespace) -> int:
         from .preview import before_after
 
         before_after(args.preview, verts, result.vertices, faces, result.mask, result.camera)
-    _print_summary(args.out, result.report)
-    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -182,6 +190,15 @@ def _write_candidates(folder: Path, report: Report) -> None:
         )
 
 
+# The exit status of a run that found the camera and silhouette and left the mesh as it was.
+STOPPED = 3
+STOP_ADVICE = (
+    "check what was found (--preview PNG; --camera-out, --mask-out and --candidates-out write the camera, the "
+    "silhouette and the other views), then refine from it with --camera FILE --fit-camera refine (and --mask FILE)"
+)
+DOUBT_ADVICE = ", or go on from the view found with --on-doubt warn"
+
+
 def _print_summary(out: Path, report: Report) -> None:
     """The camera fit's verdict, the found silhouette's checks, the warnings and the one-line result."""
     r = ReportSummary.from_dict(report.to_dict())
@@ -196,7 +213,12 @@ def _print_summary(out: Path, report: Report) -> None:
     for line in r.view_changes():
         print(line)
     for warning in r.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        if warning not in r.stopped:
+            print(f"warning: {warning}", file=sys.stderr)
+    if r.stopped:
+        print(f"stopped before the mesh changed ({out} not written): {r.stopped}", file=sys.stderr)
+        print(STOP_ADVICE + ("" if report.settings.find_only else DOUBT_ADVICE), file=sys.stderr)
+        return
     print(
         f"wrote {out} ({r.vertices} vertices, {r.iterations_run} iterations, best {r.best_iteration}, "
         f"{r.seconds:.1f} s on {r.device}{r.outcome(3)})"
@@ -228,6 +250,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     import torch
 
     from .batch import LocalPool, local_split, read_manifest, run_batch
+    from .batch.job import STOPPED as BATCH_STOPPED
     from .batch.summary import table, write_csv
     from .threads import usable_cpus
 
@@ -242,15 +265,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
         workers = args.workers or local_split(cpus, gpus)[0]
         pool = LocalPool(workers, max(1, cpus // workers), gpus)
     bar = tqdm(total=len(rows), desc="batch", unit="row", disable=args.quiet, file=sys.stderr)
-    failed = 0
+    failed = stopped = 0
 
     def on_result(r) -> None:
-        nonlocal failed
-        failed += r.status == "failed"
+        nonlocal failed, stopped
+        failed, stopped = failed + (r.status == "failed"), stopped + (r.status == BATCH_STOPPED)
         bar.update(1)
-        bar.set_postfix(failed=failed, refresh=False)
-        if r.status == "failed":
-            bar.write(f"row {r.row.index} ({r.row.name}): FAILED: {r.outcome.message}", file=sys.stderr)
+        bar.set_postfix(failed=failed, stopped=stopped, refresh=False)
+        if r.status in ("failed", BATCH_STOPPED):
+            bar.write(f"row {r.row.index} ({r.row.name}): {r.status.upper()}: {r.outcome.message}", file=sys.stderr)
 
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -262,8 +285,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     bar.close()
     write_csv(args.out / "summary.csv", results)
     print(table(results))
-    print(f"{len(results) - failed} of {len(results)} rows done or up to date; summary: {args.out / 'summary.csv'}")
-    return 1 if failed else 0
+    print(
+        f"{len(results) - failed - stopped} of {len(results)} rows done or up to date, {stopped} stopped before the mesh "
+        f"changed; summary: {args.out / 'summary.csv'}"
+    )
+    return 1 if failed else STOPPED if stopped else 0
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:

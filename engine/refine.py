@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .align import Alignment, FitCancelled, align, find_view_silhouettes
+import refine_protocol.messages as m
+
+from .align import Alignment, CameraFit, FitCancelled, align, find_view_silhouettes
 from .camera import BlenderCamera
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
@@ -126,7 +128,10 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
             views = find_view_silhouettes(inputs)
             inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask, more_views=views)
         visible = visible_pixels(inputs)  # through the camera the shape is refined with
-        if aligned is not None:
+        stopped = "" if aligned is None else stop_reason(s, aligned.fit)
+        if stopped:
+            outcome = Outcome(mesh.rest, math.inf, 0, 0, cancelled=False)
+        elif aligned is not None:
             problem = build_problem(inputs, mesh, plane, stages[-1].size, visible, aligned.framing_found)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
     elapsed = time.perf_counter() - t0
@@ -141,10 +146,10 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
         "camera_fit": t_fit,
         "per_iteration": (elapsed - t_plane - t_proxy - t_silhouette - t_fit) / max(outcome.iterations, 1),
     }
-    vertices = mesh.to_world(outcome.best)
+    vertices = inputs.verts.copy() if stopped else mesh.to_world(outcome.best)
     check = self_check(inputs.verts, vertices, inputs.faces, inputs.camera, frame.scale)
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
-    report.camera = None if fit is None else fit.to_dict()
+    report.camera, report.stopped = None if fit is None else fit.to_dict(), stopped
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
     if inputs.mask is not None:  # None: cancelled before the silhouette was found
         report.silhouette_iou = {
@@ -154,6 +159,15 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     if inputs.more_views and aligned is not None:
         report.views = [_view_ious(view, inputs, vertices) for view in inputs.more_views]
     return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
+
+
+def stop_reason(settings: Settings, fit: CameraFit | None) -> str:
+    """Why the shape is not to move ("" when it is): only the camera and the silhouette were asked
+    for, or a camera search's view is in doubt (CameraFit.warnings) and the settings say stop."""
+    if settings.find_only:
+        return "asked to find the camera and the silhouette only"
+    doubts = [] if fit is None or settings.on_doubt != m.DOUBT_STOP else fit.warnings()
+    return f"the camera found is in doubt: {doubts[0]}" if doubts else ""
 
 
 def _view_iou(

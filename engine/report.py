@@ -36,6 +36,8 @@ class Report:
     # Further views (RefineInputs.more_views), in order: {"source", "iou_before", "iou_after"}
     # (silhouette_iou's measure, through each view's camera); [] for one view.
     views: list[dict[str, Any]] = field(default_factory=list)
+    # Why the shape was left as it was (refine.stop_reason), "" when it was refined.
+    stopped: str = ""
 
     @property
     def best_iou(self) -> float:

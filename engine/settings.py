@@ -61,6 +61,9 @@ class Settings:
         backend: silhouette renderer, "fast" or "pytorch3d".
         fit_camera: "off" (the camera is exact), "refine" (correct a close camera) or "search"
             (find the viewpoint) before the shape is refined (align/fit.py).
+        on_doubt: "stop" (a camera search whose view is in doubt, align/fit.py CameraFit.warnings,
+            leaves the shape as it is) or "warn" (refines from it and warns).
+        find_only: find the camera and the silhouette, then stop before the shape moves.
         proxy_faces: a mesh with more faces is optimized through a decimated proxy of about this
             many faces and the deformation carried back to every vertex (0: never).
     """
@@ -86,6 +89,8 @@ class Settings:
     backend: str = "fast"
     proxy_faces: int = 25_000
     fit_camera: str = m.FIT_OFF
+    on_doubt: str = m.DOUBT_STOP
+    find_only: bool = False
     device: str = AUTO
     seed: int = 0
 
@@ -101,6 +106,8 @@ class Settings:
             raise InputError(f"settings: symmetry must be one of {', '.join(SYMMETRY)} (got {self.symmetry!r})")
         if self.fit_camera not in m.FIT_CAMERA:
             raise InputError(f"settings: fit_camera must be one of {', '.join(m.FIT_CAMERA)} (got {self.fit_camera!r})")
+        if self.on_doubt not in m.ON_DOUBT:
+            raise InputError(f"settings: on_doubt must be one of {', '.join(m.ON_DOUBT)} (got {self.on_doubt!r})")
         if self.device not in DEVICES:
             raise InputError(f"settings: device must be one of {', '.join(DEVICES)}")
         for name, allowed in (

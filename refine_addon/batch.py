@@ -28,7 +28,7 @@ from .preferences import engine_config
 from .properties import scene_settings
 from .refine_protocol import messages as m
 from .scene_io import InputProblem
-from .session import Inputs, RefineFailed, run_blocking
+from .session import STOPPED, Inputs, RefineFailed, run_blocking
 
 ASSET = "+"  # "Body+Wheels" in --object or a list's object column: refined together as one asset
 
@@ -125,7 +125,7 @@ def _refine_row(context: bpy.types.Context, row: dict[str, str], base: Inputs, c
     assert said is not None
     return [
         row["object"],
-        "refined",
+        "stopped" if session.outcome == STOPPED else "refined",
         "" if said.iou_before is None else f"{said.iou_before:.3f}",
         "" if said.iou_after is None else f"{said.iou_after:.3f}",
         "" if said.shift is None else f"{100 * said.shift:.1f} %",

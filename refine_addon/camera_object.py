@@ -48,10 +48,7 @@ class FittedCamera:
         if obj is None:
             obj = _new_camera(self.plan, scene)
             self.name = obj.name
-        for name in CAMERA_FIELDS:
-            setattr(obj.data, name, fields[name])
-        obj.matrix_world = Matrix(fields[MATRIX_WORLD])
-        obj[RENDER_PROPERTY] = {name: fields[name] for name in RENDER_FIELDS}
+        place_camera(obj, fields)
         return obj
 
     def remove(self) -> None:
@@ -63,6 +60,44 @@ class FittedCamera:
             if data is not None and data.users == 0:
                 bpy.data.cameras.remove(data)
         self.name = None
+
+
+def place_camera(obj: bpy.types.Object, fields: dict[str, Any]) -> None:
+    """Set a camera object to the engine's camera `fields` (its render settings kept on the object)."""
+    for name in CAMERA_FIELDS:
+        setattr(obj.data, name, fields[name])
+    obj.matrix_world = Matrix(fields[MATRIX_WORLD])
+    obj[RENDER_PROPERTY] = {name: fields[name] for name in RENDER_FIELDS}
+
+
+# The 3D viewport draws its lens on a sensor twice Blender's default camera's (36 mm): a camera
+# sees what the viewport shows at half the viewport's focal length.
+VIEWPORT_LENS_FACTOR = 0.5
+
+
+def camera_from_view(
+    plan: CameraPlan,
+    scene: bpy.types.Scene,
+    view: Matrix,
+    lens: float,
+    perspective: bool,
+    distance: float,
+    photo_wh: tuple[int, int],
+) -> bpy.types.Object:
+    """A new camera object looking as the 3D viewport does (`view`: its 4x4 view matrix, `lens`
+    its focal length in mm, `distance` its orbit distance, for an orthographic view's scale), at
+    the photo's size, with the photo behind it; made the scene camera."""
+    obj = _new_camera(plan, scene)
+    cam = obj.data
+    assert isinstance(cam, bpy.types.Camera)
+    obj.matrix_world = view.inverted()
+    cam.type = "PERSP" if perspective else "ORTHO"
+    cam.sensor_width = 36.0  # the viewport fits its larger side to it, as a camera with sensor fit Auto
+    cam.lens = lens * VIEWPORT_LENS_FACTOR
+    cam.ortho_scale = distance * cam.sensor_width / lens
+    obj[RENDER_PROPERTY] = dict(zip(RENDER_FIELDS, (*photo_wh, 100, 1.0, 1.0)))
+    make_scene_camera(scene, obj)
+    return obj
 
 
 def _new_camera(plan: CameraPlan, scene: bpy.types.Scene) -> bpy.types.Object:

@@ -10,6 +10,7 @@ from .refine_protocol import messages as m
 PRESETS = [(name, label, text) for name, (label, text) in m.PRESETS.items()]
 SYMMETRY = [(name.upper(), label, text) for name, (label, text) in m.SYMMETRY.items()]
 FIT_CAMERA = [(name.upper(), label, text) for name, (label, text) in m.FIT_CAMERA.items()]
+ON_DOUBT = [(name.upper(), label, text) for name, (label, text) in m.ON_DOUBT.items()]
 SILHOUETTE = [(name.upper(), label, text) for name, (label, text) in m.SILHOUETTE.items()]
 
 
@@ -66,6 +67,18 @@ class RefineSettings(bpy.types.PropertyGroup):
     fit_camera: bpy.props.EnumProperty(  # type: ignore[valid-type]
         items=FIT_CAMERA, name="Fit Camera", default=m.FIT_OFF.upper(), description="How far to trust the camera"
     )
+    on_doubt: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        items=ON_DOUBT,
+        name="In Doubt",
+        default=m.DOUBT_STOP.upper(),
+        description="When several views of the mesh explain the photo nearly equally, or no upright one does",
+    )
+    found_views: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Found Views",
+        description="The views the last camera search found (JSON camera fields, the one used first): Next View cycles "
+        "the fitted camera through them",
+    )
+    found_view: bpy.props.IntProperty(name="Found View", min=0)  # type: ignore[valid-type]
     fitted_camera: bpy.props.PointerProperty(  # type: ignore[valid-type]
         type=bpy.types.Object, poll=_is_camera, name="Fitted Camera", description="The camera the last refinement fitted"
     )

@@ -12,6 +12,7 @@ either refined (a "REFINE" shape key) or bit-for-bit what it was.
 
 from __future__ import annotations
 
+import json
 import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,7 +33,8 @@ from .refine_protocol.request import RefineRequest
 from .refinement import Refinement
 from .scene_io import InputProblem
 
-KEPT, CANCELLED, FAILED = "kept", m.CANCELLED, "failed"  # how a session ended
+# How a session ended; STOPPED: the engine found the camera and silhouette and left the mesh as it was.
+KEPT, STOPPED, CANCELLED, FAILED = "kept", "stopped", m.CANCELLED, "failed"
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,14 @@ class Inputs:
     mask_image: bpy.types.Image | None = None  # with SILHOUETTE_MASK
     occluders: bpy.types.Collection | None = None  # its visible meshes hide the asset's pixels
     reference_images: bool = True  # the scene's image empties are further views (reference_views.py)
+    on_doubt: str = m.DOUBT_STOP  # a key of messages.ON_DOUBT
+    find_only: bool = False  # find the camera and the silhouette, leave the mesh as it is
 
     @classmethod
     def from_panel(cls, scene: bpy.types.Scene | None) -> Inputs:
         p = scene_settings(scene)
         fields = (p.preset, p.symmetry.lower(), p.iterations, p.fit_camera.lower(), p.silhouette.lower(), p.mask_image)
-        return cls(p.image, p.image_path, p.camera, *fields, p.occluders, p.reference_images)
+        return cls(p.image, p.image_path, p.camera, *fields, p.occluders, p.reference_images, p.on_doubt.lower())
 
     def settings(self) -> dict[str, Any]:
         """The request's settings object (docs/protocol.md)."""
@@ -64,6 +68,10 @@ class Inputs:
             out["iterations"] = self.iterations
         if self.fit_camera != m.FIT_OFF:
             out["fit_camera"] = self.fit_camera
+        if self.on_doubt != m.DOUBT_STOP:
+            out["on_doubt"] = self.on_doubt
+        if self.find_only:
+            out["find_only"] = True
         return out
 
 
@@ -155,6 +163,7 @@ class Session:
         self.reason = ""
         self.report: ReportSummary | None = None  # once the engine's result arrived
         self._keys: list[Refinement] = []
+        self.found_views: list[dict[str, Any]] = []  # a search's views (camera fields), the one used first
         self._job: RefineJob | None = None
 
     @classmethod
@@ -215,11 +224,20 @@ class Session:
         if self.outcome == KEPT:
             assert self.report is not None
             return f"Refined {self._names()}: {self.report.iterations_run} iterations{self.report.outcome()}{self._notes()}"
+        if self.outcome == STOPPED:
+            assert self.report is not None
+            return f"Stopped before changing {self._names()}: {self.report.stopped}{self._notes()}; {self._next_step()}"
         if self.outcome == CANCELLED:
             return "Refinement cancelled: mesh restored"
         if self.outcome == FAILED:
             return f"Refinement failed: {self.reason}"
         return self.status
+
+    def _next_step(self) -> str:
+        """What the panel is set to do next (operators.hand_over), in words."""
+        views = len(self.found_views)
+        pick = f"Next View shows the {views} views found, " if views > 1 else ""
+        return f"check the camera and the silhouette; {pick}Refine Mesh starts from them"
 
     def _names(self) -> str:
         return ", ".join(f"'{part.name}'" for part in self.asset.parts)
@@ -235,7 +253,7 @@ class Session:
             + _camera_verdict(self.report.camera if self.report else None, self.camera)
             + (f"; silhouette found in the photo: '{self.mask}'" if self.mask else "")
             + "".join(f"; {line}" for line in (self.report.view_changes(2) if self.report else ()))
-            + "".join(f"; warning: {w}" for w in self.all_warnings())
+            + "".join(f"; warning: {w}" for w in self.all_warnings() if not (self.report and w in self.report.stopped))
         )
 
     def all_warnings(self) -> list[str]:
@@ -261,7 +279,8 @@ class Session:
             self.status = "Refining..."
         elif event.kind == m.RESULT:
             self.report = ReportSummary.from_dict(h.get("report") or {})
-            self._end(KEPT, vertices=event.vertices, camera=h.get("camera"), mask=event.mask)
+            self.found_views = _views_of(h.get("camera"), h.get("report") or {})
+            self._end(STOPPED if self.report.stopped else KEPT, vertices=event.vertices, camera=h.get("camera"), mask=event.mask)
         elif event.kind == m.CANCELLED:
             self._end(CANCELLED)
         elif event.kind == m.ERROR:
@@ -272,22 +291,25 @@ class Session:
         self, outcome: str, reason: str = "", vertices: Any = None, camera: dict[str, Any] | None = None, mask: Any = None
     ) -> None:
         assert self._job is not None
-        if outcome == KEPT:
+        if outcome in (KEPT, STOPPED):
             try:
                 for keys in self._keys:
-                    keys.keep(vertices)
+                    if outcome == KEPT:
+                        keys.keep(vertices)
+                    else:
+                        keys.rollback()
                 self._keep_camera(camera)
                 self._keep_mask(mask)
             except InputProblem as exc:
                 outcome, reason = FAILED, str(exc)
-        if outcome != KEPT:
+        if outcome not in (KEPT, STOPPED):
             self._job.cancel()
             for keys in self._keys:
                 keys.rollback()
             if self._fitted is not None:
                 self._fitted.remove()
         self.outcome, self.reason = outcome, reason
-        self.progress = 1.0 if outcome == KEPT else self.progress
+        self.progress = 1.0 if outcome in (KEPT, STOPPED) else self.progress
         self.status = self.summary()
 
     def _keep_camera(self, fields: dict[str, Any] | None) -> None:
@@ -321,6 +343,22 @@ class Session:
         return scene
 
 
+def _views_of(camera: dict[str, Any] | None, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The camera fields of the views a search found: the one used, then its candidates."""
+    candidates = (report.get("camera") or {}).get("candidates") or []
+    return [camera, *(c["camera"] for c in candidates)] if camera and candidates else []
+
+
+def found_views(scene: bpy.types.Scene | None) -> list[dict[str, Any]]:
+    """The views the last search found (hand_over), as camera fields; [] when none."""
+    text = scene_settings(scene).found_views
+    try:
+        views = json.loads(text) if text else []
+    except ValueError:  # not ours: edited by hand
+        return []
+    return views if isinstance(views, list) else []
+
+
 class RefineFailed(RuntimeError):
     """A refinement that ended without a result; the object is exactly as it was."""
 
@@ -333,8 +371,8 @@ def run_blocking(
     on_event: Callable[[Event], None] | None = None,
 ) -> Session:
     """Refine the objects (one asset) and wait (scripts, background mode: timers never fire while a script
-    blocks). Returns the kept session (its `report`, its `camera`); raises InputProblem or
-    RefineFailed."""
+    blocks). Returns the kept or stopped session (its `outcome`, `report`, `camera`); raises
+    InputProblem or RefineFailed."""
     session = Session.prepare(context, objects, inputs, on_event).start(LINK, config)
     try:
         while session.tick(wait=1.0):
@@ -342,6 +380,6 @@ def run_blocking(
     except BaseException:  # also KeyboardInterrupt: the scene goes back to how it was
         session.cancel()
         raise
-    if session.outcome != KEPT:
+    if session.outcome not in (KEPT, STOPPED):
         raise RefineFailed(session.reason or session.summary())
     return session

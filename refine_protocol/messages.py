@@ -100,6 +100,15 @@ FIT_CAMERA = {
     FIT_SEARCH: ("Find", "The camera is unknown or far off: search for the viewpoint, then refine the shape"),
 }
 
+# When the camera found is in doubt (several views of the mesh explain the photo nearly equally; no
+# upright view matches it): stop before the shape moves and ask, or go on and warn.
+DOUBT_STOP = "stop"
+DOUBT_WARN = "warn"
+ON_DOUBT = {
+    DOUBT_STOP: ("Stop and Ask", "Keep the mesh as it is and show the views found, to pick one or give a rough camera"),
+    DOUBT_WARN: ("Warn", "Refine from the view closest to the given camera, and warn"),
+}
+
 # Silhouette: where the object's outline comes from. A mask wins, then the photo's alpha; a photo
 # without alpha (or with an alpha that covers everything) gets an automatic one.
 SILHOUETTE_ALPHA = "alpha"

@@ -108,6 +108,7 @@ class ReportSummary:
     silhouette: SilhouetteSummary | None = None
     warnings: tuple[str, ...] = field(default=())  # the camera fit's, the silhouette's, then the self-check's
     views: tuple[tuple[float, float], ...] = ()  # further views' silhouette IoU (before, after), in order
+    stopped: str = ""  # why the mesh was left as it was (the camera and silhouette found only); "" when refined
 
     @classmethod
     def from_dict(cls, report: dict[str, Any]) -> ReportSummary:
@@ -122,6 +123,7 @@ class ReportSummary:
             _number(check.get("volume_change")), fit, found,
             (*(fit.warnings if fit else ()), *(found.warnings if found else ()), *check.get("warnings", ())),
             tuple((float(v["iou_before"]), float(v["iou_after"])) for v in report.get("views", ())),
+            str(report.get("stopped", "")),
         )  # fmt: skip
 
     def iou_change(self, digits: int = 3) -> str:

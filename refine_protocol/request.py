@@ -64,6 +64,21 @@ OPTIONS = (
         default=m.FIT_OFF,
     ),
     Option(
+        "on_doubt",
+        str,
+        "when several views of the mesh explain the photo nearly equally, or no upright one does: stop "
+        "before the shape moves (the views found are the report's camera candidates), or refine and warn",
+        choices=tuple(m.ON_DOUBT),
+        default=m.DOUBT_STOP,
+    ),
+    Option(
+        "find_only",
+        bool,
+        "find the camera (with --fit-camera) and the silhouette, then stop before the shape moves: check "
+        "them (--camera-out, --mask-out, --preview) and refine from them",
+        default=False,
+    ),
+    Option(
         "find_silhouette",
         bool,
         "ignore the photo's alpha: find the object in the photo (seeded by the mesh)",

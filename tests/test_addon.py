@@ -123,6 +123,34 @@ def test_a_plain_photo_gets_a_silhouette_the_artist_can_paint_and_reuse(findings
     assert source == "mask" and left_after < 0.5 * left_before, p["masked"]
 
 
+def test_find_silhouette_leaves_the_mesh_and_refine_mesh_starts_from_what_it_found(findings):
+    f = findings["find"]
+    assert f["find"][0] == "FINISHED" and f["find"][1].startswith("Stopped before changing 'Found': asked to find"), f["find"]
+    assert "silhouette found in the photo: 'Found REFINE mask'" in f["find"][1]
+    assert f["find_mesh_untouched"] and f["find_panel"] == ["MASK", "Found REFINE mask", "OFF"], f
+    assert f["refine_from_it"][0] == "FINISHED" and f["refine_from_it"][1].startswith("Refined 'Found'"), f["refine_from_it"]
+
+
+def test_a_search_in_doubt_stops_and_next_view_shows_each_view_found(findings):
+    """A round ball looks the same from every side: the search stops before the mesh moves, the
+    fitted camera becomes the panel's camera (Fit Camera: Refine) and Next View cycles it."""
+    f = findings["find"]
+    assert f["search"][0] == "FINISHED" and "the camera found is in doubt" in f["search"][1], f["search"]
+    assert "Next View shows the" in f["search"][1]
+    assert f["search_mesh_untouched"]
+    linked, fit, views = f["search_panel"]
+    assert linked and fit == "REFINE" and views >= 2, f["search_panel"]
+    assert f["next_view"] == ["FINISHED", "FINISHED"] and f["poses_differ"], f
+
+
+def test_camera_from_view_makes_the_scene_camera_look_as_the_viewport_at_the_photos_size(findings):
+    f = findings["find"]
+    assert f["camera_from_view_polls"] is False
+    same_pose, lens, is_scene_camera, resolution, is_panel_camera, fit, background = f["from_view"]
+    assert same_pose and lens == 25.0 and is_scene_camera and is_panel_camera and fit == "REFINE", f["from_view"]
+    assert resolution == [96, 80] and background.endswith("plain.png"), f["from_view"]
+
+
 def _scene(findings: dict, name: str) -> dict:
     found = findings["scenes"][name]
     assert "crashed" not in found, found

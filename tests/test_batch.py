@@ -102,6 +102,20 @@ def test_a_batch_refines_like_the_cli_skips_what_is_done_and_fails_bad_rows_alon
     assert (out / "cow" / "refined.obj").read_bytes() == cli_out.read_bytes()
 
 
+def test_a_row_that_stops_before_the_mesh_changes_is_said_and_writes_no_mesh(tmp_path):
+    """A `find_only` row finds the silhouette and stops: status "stopped", its report and no
+    refined mesh; the batch's exit status is 3 (none failed, one stopped)."""
+    row = f"{EXAMPLE / 'coarse.obj'},{EXAMPLE / 'photo.jpg'},{EXAMPLE / 'camera.json'},3"
+    (tmp_path / "jobs.csv").write_text(f"name,mesh,image,camera,iterations,find_only\nfound,{row},true\nrefined,{row},\n")
+    out = tmp_path / "out"
+    proc = run_cli("batch", str(tmp_path / "jobs.csv"), "--out", str(out), "--quiet", "--workers", "1", *FAST)
+    assert proc.returncode == 3, proc.stderr
+    assert "STOPPED: asked to find the camera and the silhouette only" in proc.stderr
+    assert [line.split(",")[2] for line in (out / "summary.csv").read_text().splitlines()[1:]] == ["stopped", "done"]
+    assert not (out / "found" / "refined.obj").exists() and (out / "refined" / "refined.obj").is_file()
+    assert json.loads((out / "found" / "report.json").read_text())["stopped"].startswith("asked to find")
+
+
 def test_a_row_may_name_an_occluder(tmp_path):
     """The `occluder` column: a box halfway between the camera and the cow hides some of the
     photo's pixels, which the row's reported IoU leaves out."""

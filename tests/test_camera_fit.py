@@ -20,7 +20,7 @@ from engine.frame import NormalizedFrame
 from engine.inputs import RefineInputs
 from engine.preview import silhouette
 from engine.problem import OptimizedMesh, build_problem, plan_stages
-from engine.refine import refine
+from engine.refine import refine, stop_reason
 from engine.render.view import mask_iou
 from engine.settings import preset
 
@@ -260,3 +260,25 @@ def test_a_search_looks_from_above_the_table_and_names_look_alike_views():
     section = fit.to_dict()
     assert section["warnings"] == fit.warnings() and len(section["candidates"]) == len(fit.candidates) >= fit.look_alikes
     assert all(BlenderCamera.from_dict(c["camera"]) for c in section["candidates"])
+    # In doubt, a refinement stops before the shape moves unless told to go on and warn.
+    assert stop_reason(preset("default"), fit) == f"the camera found is in doubt: {fit.warnings()[0]}"
+    assert stop_reason(preset("default").with_overrides(on_doubt="warn"), fit) == ""
+    assert stop_reason(preset("default").with_overrides(on_doubt="warn", find_only=True), fit).startswith("asked to find")
+
+
+def test_cli_find_only_writes_the_silhouette_and_leaves_the_mesh_unwritten(tmp_path):
+    """--find-only on a plain photo with the exact camera: the silhouette is found and written, the
+    mesh is not, the exit status says so (3) and the report says why."""
+    out, mask, report = tmp_path / "r.obj", tmp_path / "mask.png", tmp_path / "report.json"
+    proc = run_cli(
+        *("refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--image", str(EXAMPLE / "photo.jpg")),
+        *("--camera", str(EXAMPLE / "camera.json"), "--find-only", "--quiet"),
+        *("--out", str(out), "--mask-out", str(mask), "--report", str(report)),
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "stopped before the mesh changed" in proc.stderr and "--on-doubt warn" not in proc.stderr
+    written = json.loads(report.read_text())
+    assert not out.exists() and mask.is_file() and written["iterations_run"] == 0
+    assert written["stopped"] == "asked to find the camera and the silhouette only"
+    assert written["silhouette"]["source"] == "automatic"
+    assert written["silhouette_iou"]["before"] == written["silhouette_iou"]["after"] > 0.7

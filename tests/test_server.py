@@ -229,16 +229,22 @@ def _bad_requests(small):
 
 
 def test_a_search_needs_no_camera_and_the_result_carries_the_one_it_found(engine, small):
+    """A sphere looks alike from every side: the search's view is in doubt, so the job ends with
+    the camera found, its look-alike views and the mesh as it was sent (no iteration ran)."""
     settings = {"preset": "fast", "iterations": 2, "fit_camera": "search"}
     with engine.client() as client:
         frames = run_job(client, "find", {**small, "camera": None}, settings=settings)
     result = frames[-1]
     assert result.type == "result", result.header
-    section = result.header["report"]["camera"]
+    report = result.header["report"]
+    section = report["camera"]
     assert section["mode"] == "search" and section["accepted"] and section["iou_after"] > 0.8
     found = BlenderCamera.from_dict(result.header["camera"])
     assert found.image_size_wh == (96, 96)  # the photo's size
     assert found == BlenderCamera.from_dict(section["fitted"])
+    assert report["stopped"].startswith("the camera found is in doubt") and section["look_alikes"] >= 1
+    assert report["iterations_run"] == 0 and result.blobs["history"].to_array().shape[0] == 0
+    np.testing.assert_array_equal(result.blobs["vertices"].to_array(), small["verts"].astype(np.float32))
 
 
 def test_a_plain_photo_gets_its_silhouette_found_and_sent_back(engine, small):

@@ -27,6 +27,7 @@ from ..settings import resolve
 
 # A job's outputs: the refined mesh (the input's format), the report and, with a camera fit, the camera.
 REPORT, CAMERA = "report.json", "camera.json"
+STOPPED = "stopped"  # a row whose mesh was left as it was (report.stopped): its report and camera only
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,13 @@ class RowJob:
 
 @dataclass
 class RowOutcome:
-    status: str  # "done" or "failed"
+    status: str  # "done", STOPPED (the camera or silhouette found is in doubt: the message says why) or "failed"
     seconds: float
     message: str = ""
     iou_before: float | None = None  # the input mesh's silhouette IoU with the photo (the camera used, 256 px)
     iou_after: float | None = None
     warnings: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)  # output file name -> bytes (done only)
+    files: dict[str, bytes] = field(default_factory=dict)  # output file name -> bytes (done or stopped)
     peak_rss_mb: float = 0.0  # the worker process's peak memory so far (all its jobs)
 
     def summary(self) -> dict[str, Any]:
@@ -98,12 +99,17 @@ def _run(job: RowJob, tmp: Path, t0: float) -> RowOutcome:
     result = refine_inputs(inputs, lambda _p: time.perf_counter() > deadline)
     if result.cancelled:
         raise InputError(f"timed out after {job.timeout_s:g} s")
-    mesh_out = tmp / "out" / f"refined{paths['mesh'].suffix.lower()}"
-    save_mesh(mesh_out, result.vertices, inputs.faces, template=paths["mesh"])
     report = result.report
     written = report.to_dict()
-    files = {mesh_out.name: mesh_out.read_bytes(), REPORT: json.dumps(written, indent=1).encode()}
+    files = {REPORT: json.dumps(written, indent=1).encode()}
     if report.camera is not None:
         files[CAMERA] = json.dumps(result.camera.to_dict(), indent=1).encode()
+    if not report.stopped:  # a stopped row's mesh is the input: not written as a result
+        mesh_out = tmp / "out" / f"refined{paths['mesh'].suffix.lower()}"
+        save_mesh(mesh_out, result.vertices, inputs.faces, template=paths["mesh"])
+        files[mesh_out.name] = mesh_out.read_bytes()
     said = ReportSummary.from_dict(written)
-    return RowOutcome("done", time.perf_counter() - t0, "", said.iou_before, said.iou_after, list(said.warnings), files)
+    status = STOPPED if report.stopped else "done"
+    return RowOutcome(
+        status, time.perf_counter() - t0, report.stopped, said.iou_before, said.iou_after, list(said.warnings), files
+    )

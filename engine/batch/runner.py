@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
-from .job import RowJob, RowOutcome, run_job
+from .job import STOPPED, RowJob, RowOutcome, run_job
 from .manifest import Row
 
 DONE = "done.json"  # written last: a row's outputs are complete and made from this key
@@ -29,7 +29,7 @@ DONE = "done.json"  # written last: a row's outputs are complete and made from t
 @dataclass
 class RowResult:
     row: Row
-    status: str  # "done", "skipped" (up to date) or "failed"
+    status: str  # "done", STOPPED, "skipped" (up to date) or "failed"
     outcome: RowOutcome | None = None
 
 
@@ -87,7 +87,7 @@ def run_batch(
                 if died and not retry and not pool.retries_lost_jobs:
                     running[pool.submit(job)] = (row, job, True)
                     continue
-                if outcome.status == "done":
+                if outcome.status in ("done", STOPPED):
                     write_outputs(out / row.name, outcome, job.key)
                 finish(RowResult(row, outcome.status, outcome))
 

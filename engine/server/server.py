@@ -48,7 +48,9 @@ def history_blob(history: list[dict[str, float]]) -> tuple[list[str], Blob]:
     """Per-iteration losses as a (N, C) float32 blob (NaN where a value is not finite) and its
     column names: any number of iterations, outside the size-capped header."""
     columns = list(history[0]) if history else []
-    table = np.array([[rec.get(c, math.nan) for c in columns] for rec in history], dtype=np.float32).reshape(len(history), -1)
+    table = np.array([[rec.get(c, math.nan) for c in columns] for rec in history], dtype=np.float32).reshape(
+        len(history), len(columns)
+    )
     return columns, Blob.from_array("history", table, "f32")
 
 

@@ -231,6 +231,55 @@ def photo_scenarios() -> dict:
     return out
 
 
+def find_scenarios() -> dict:
+    """On photo_scenarios' plain photo: Find Silhouette leaves the mesh as it is and sets the panel
+    to refine from the silhouette found; a search on a mirror-symmetric ball stops before the mesh
+    moves and Next View cycles the fitted camera through the views it found; Camera from View's
+    work makes the scene camera look as a viewport does, at the photo's size."""
+    scene, out = bpy.context.scene, {}
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16, radius=1.0, location=(0.05, 0.0, 0.05))
+    obj = bpy.context.active_object
+    obj.name = "Found"
+    settings = scene.refine
+    settings.image_path, settings.iterations, settings.silhouette, settings.mask_image = (
+        str(WORK / "plain.png"),
+        10,
+        "ALPHA",
+        None,
+    )
+    before = snapshot(obj)
+    out["find"] = [*bpy.ops.refine.refine_mesh(find_only=True), settings.status]
+    mask = settings.mask_image
+    out["find_mesh_untouched"] = same(snapshot(obj), before) and obj.data.shape_keys is None
+    out["find_panel"] = [settings.silhouette, mask.name if mask else None, settings.fit_camera]
+    out["refine_from_it"] = [*bpy.ops.refine.refine_mesh(), settings.status]
+    obj.shape_key_clear()
+    settings.silhouette, settings.mask_image, settings.fit_camera = "ALPHA", None, "SEARCH"
+    out["search"] = [*bpy.ops.refine.refine_mesh(), settings.status]
+    fitted = settings.fitted_camera
+    out["search_mesh_untouched"] = same(snapshot(obj), before) and obj.data.shape_keys is None
+    out["search_panel"] = [
+        settings.camera == fitted and fitted is not None,
+        settings.fit_camera,
+        len(addon().session.found_views(scene)),
+    ]
+    poses = [np.array(fitted.matrix_world)] if fitted else []
+    for _ in range(2 if fitted else 0):
+        out.setdefault("next_view", []).extend(bpy.ops.refine.next_view())
+        poses.append(np.array(fitted.matrix_world))
+    out["poses_differ"] = len(poses) == 3 and not np.allclose(poses[0], poses[1]) and not np.allclose(poses[1], poses[2])
+    out["camera_from_view_polls"] = bpy.ops.refine.camera_from_view.poll()  # no 3D viewport in background mode
+    view = look_at_origin((4.0, -4.0, 2.0)).inverted()
+    made = addon().operators.view_camera(bpy.context, view, 50.0, True, 6.0)
+    out["from_view"] = [
+        bool(np.allclose(np.array(made.matrix_world), np.array(view.inverted()), atol=1e-5)), made.data.lens,
+        scene.camera == made, [scene.render.resolution_x, scene.render.resolution_y], settings.camera == made,
+        settings.fit_camera, made.data.background_images[0].image.filepath if made.data.background_images else None,
+    ]  # fmt: skip
+    settings.fit_camera, settings.camera, settings.found_views = "OFF", None, ""
+    return out
+
+
 def main() -> None:
     # Install and enable the zip exactly like Preferences > Get Extensions > Install from Disk.
     result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
@@ -239,6 +288,8 @@ def main() -> None:
         "REFINE_OT_refine_mesh",
         "REFINE_OT_cancel",
         "REFINE_OT_use_fitted_camera",
+        "REFINE_OT_next_view",
+        "REFINE_OT_camera_from_view",
         "REFINE_OT_test_connection",
         "REFINE_OT_stop_engine",
     )
@@ -368,6 +419,7 @@ def main() -> None:
 
     found["camera"] = camera_scenarios()
     found["photo"] = photo_scenarios()
+    found["find"] = find_scenarios()
     found["scenes"] = real_scenes.run(WORK)
 
     # Stop the engine; unregister and register again.
