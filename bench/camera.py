@@ -24,6 +24,7 @@ from engine.camera.start import search_start
 from engine.refine import refine
 from engine.render.view import mask_iou
 from engine.settings import preset
+from refine_protocol.report import ReportSummary
 
 from .cases import SPLITS, make_case, perturb_camera, render_mask
 from .quality import CACHE, cached_run, evaluate, run_one
@@ -69,8 +70,29 @@ def run_camera(case_name: str, run: str, seed: int) -> dict:
         out["fit_iou"] = result.report.camera["iou_after"]
         out["input_iou"] = result.report.silhouette_iou["after"]  # the refined mesh's, under the camera used
     out.update(evaluate(case, result.vertices, case.coarse_faces))
+    said = ReportSummary.from_dict(result.report.to_dict())
+    out["stopped"], out["warned"] = float(bool(said.stopped)), float(bool(said.warnings))
+    out["chamfer_in"] = evaluate(case, case.coarse_verts, case.coarse_faces)["chamfer"]
     out["verts"] = result.vertices
     return out
+
+
+def doubt_summary(results: dict, cases: list[str], runs: list[str]) -> str:
+    """Per fitting run: how many refinements stopped before the mesh changed, and whether the
+    warnings speak when they should (runs worse than their input: warned or stopped; better: warned)."""
+    lines = []
+    for run in runs:
+        rows = [results[(c, run)] for c in cases if (c, run) in results and "stopped" in results[(c, run)]]
+        if not rows:
+            continue
+        worse = [r for r in rows if r["chamfer"] > r["chamfer_in"] and not r["stopped"]]
+        better = [r for r in rows if r["chamfer"] < r["chamfer_in"]]
+        lines.append(
+            f"- {run}: stopped {sum(r['stopped'] > 0 for r in rows)} of {len(rows)}; worse than the input "
+            f"{len(worse)} (warned {sum(r['warned'] > 0 for r in worse)}); better {len(better)} "
+            f"(warned {sum(r['warned'] > 0 for r in better)})"
+        )
+    return "\n".join(lines)
 
 
 def table(results: dict, cases: list[str], runs: list[str]) -> str:
@@ -125,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"F {r['fscore']:5.1f} unseen {r['iou_unseen']:.3f} {r.get('seconds', 0):5.1f}s",
                 flush=True,
             )
-    text = table(results, cases, args.runs)
+    text = table(results, cases, args.runs) + "\n\n" + doubt_summary(results, cases, args.runs)
     print(text)
     write_split_section("Camera benchmark", "camera", args.split, args.seed, text)
 
