@@ -266,20 +266,24 @@ CAMERA_ERRORS = {
 }
 
 
-def perturb_camera(case: Case, kind: str, seed: int = 0, turn: bool = True) -> BlenderCamera:
-    """The case's camera with a random error of `kind` (CAMERA_ERRORS): an orbit about the object's
-    centre, a roll, a lens and distance change, a lens shift. Deterministic per case and seed.
-    `turn` False: the same error without the orbit and roll (the true viewing direction)."""
+def perturb_camera(
+    case: Case, kind: str, seed: int = 0, turn: bool = True, camera: BlenderCamera | None = None, view: int = 0
+) -> BlenderCamera:
+    """The case's camera (or `camera`, the case's view number `view`) with a random error of `kind`
+    (CAMERA_ERRORS): an orbit about the object's centre, a roll, a lens and distance change, a lens
+    shift. Deterministic per case, view and seed. `turn` False: the same error without the orbit
+    and roll (the true viewing direction)."""
     from engine.camera.pose import CameraCorrection
 
     e = CAMERA_ERRORS[kind]
-    rng = np.random.default_rng([seed, sum(map(ord, case.name + kind))])
+    rng = np.random.default_rng([seed, sum(map(ord, case.name + kind)), *([view] if view else [])])
+    camera = camera or case.camera
     centre = (case.gt_verts.min(0) + case.gt_verts.max(0)) / 2
     size = float(np.ptp(case.gt_verts, axis=0).max())
     a = rng.uniform(0, 2 * np.pi)
     orbit = Rotation.from_rotvec(np.radians(rng.uniform(*e["orbit"])) * np.array([np.cos(a), np.sin(a), 0.0]))
     roll = Rotation.from_rotvec(np.radians(rng.choice([-1.0, 1.0]) * rng.uniform(*e["roll"])) * np.array([0.0, 0.0, 1.0]))
-    correction = CameraCorrection(case.camera, centre, size)
+    correction = CameraCorrection(camera, centre, size)
     depth = -float(correction.centre[2])
     correction.set_(
         orbit=(roll * orbit).as_rotvec() if turn else np.zeros(3),

@@ -6,7 +6,9 @@ Per case of bench.cases: "1 view" is bench.quality's default row (the case's pho
 "2 views" adds a view 75 degrees round from the photo's and 35 degrees up, "3 views" also one from
 behind and above (215 degrees round, 55 up), each a 50 mm camera at the photo's size and distance
 with the true mesh's silhouette. Metrics as bench.quality; "IoU unseen" is over its four views,
-which no configuration uses (the 2-view camera is 25 degrees from its left one).
+which no configuration uses (the 2-view camera is 25 degrees from its left one). `--near` adds
+"3 views, near cameras": every camera placed by hand 6-12 degrees off, Fit Camera refine, the further
+views' cameras corrected with the shape, and the same with them taken as exact.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from engine.camera import BlenderCamera, look_at
 from engine.refine import refine
 from engine.settings import preset
 
-from .cases import SPLITS, Case, make_case, render_mask
+from .cases import SPLITS, Case, make_case, perturb_camera, render_mask
 from .quality import CACHE, cached_run, evaluate, run_one, table
 from .report import split_parser, write_split_section
 
 # Further views: (degrees round the object from the photo's camera, degrees up), in order.
 EXTRA_VIEWS = ((75.0, 35.0), (215.0, 55.0))
 CONFIGS = {"1 view": 0, "2 views": 1, "3 views": 2}  # name -> how many EXTRA_VIEWS
+# Every camera placed by hand, 6-12 degrees off (bench.cases CAMERA_ERRORS "near"), refine mode:
+# the further views' cameras corrected with the shape, or taken as given (fit_views off).
+NEAR = "3 views, near cameras"
+NEAR_GIVEN = "3 views, near cameras taken as exact"
+NEARS = {NEAR: "views3near", NEAR_GIVEN: "views3near-given"}  # config -> cache name
 
 
 def extra_cameras(case: Case, count: int) -> list[BlenderCamera]:
@@ -39,16 +46,19 @@ def extra_cameras(case: Case, count: int) -> list[BlenderCamera]:
 
 def run_views(case_name: str, config: str, seed: int) -> dict:
     """One configuration on one case (in a child process)."""
-    count = CONFIGS[config]
+    count = CONFIGS.get(config, 2)
     if count == 0:
         return run_one(case_name, "default", seed)
     case = make_case(case_name, seed)
-    views = tuple((c, render_mask(case.gt_verts, case.gt_faces, c), None) for c in extra_cameras(case, count))
+    near = config in NEARS
+    views = tuple(
+        (perturb_camera(case, "near", seed, camera=c, view=i) if near else c, render_mask(case.gt_verts, case.gt_faces, c), None)
+        for i, c in enumerate(extra_cameras(case, count), start=1)
+    )
+    camera = perturb_camera(case, "near", seed) if near else case.camera
+    settings = preset("default").with_overrides(seed=seed, fit_camera="refine" if near else "off", fit_views=config != NEAR_GIVEN)
     t = time.perf_counter()
-    result = refine(
-        case.coarse_verts, case.coarse_faces, case.mask, case.camera, preset("default").with_overrides(seed=seed),
-        image=case.rgb, more_views=views,
-    )  # fmt: skip
+    result = refine(case.coarse_verts, case.coarse_faces, case.mask, camera, settings, image=case.rgb, more_views=views)
     out: dict = {"case": case_name, "config": config, "seconds": time.perf_counter() - t}
     out["sec_per_iter"] = result.report.seconds["per_iteration"]
     out.update(evaluate(case, result.vertices, case.coarse_faces))
@@ -71,11 +81,20 @@ def summary(results: dict, cases: list[str]) -> str:
         worse = sum(r["chamfer"] > c0["chamfer"] for c0, r in rows)
         fewer = "" if k == 0 else str(sum(results[(c, config)]["chamfer"] > results[(c, names[k - 1])]["chamfer"] for c in cases))
         lines.append(f"| {config} | {100 * change:+.0f} % | {gain:+.1f} | {worse} of {len(cases)} | {fewer} |")
+    for near in NEARS:
+        if all((c, near) in results for c in cases):
+            rows = [(results[(c, "coarse")], results[(c, near)]) for c in cases]
+            change = np.mean([r["chamfer"] / c0["chamfer"] - 1 for c0, r in rows])
+            worse = sum(r["chamfer"] > c0["chamfer"] for c0, r in rows)
+            gain = np.mean([r["fscore"] - c0["fscore"] for c0, r in rows])
+            lines.append(f"| {near} | {100 * change:+.0f} % | {gain:+.1f} | {worse} of {len(cases)} |  |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = split_parser(__doc__ or "", SPLITS).parse_args(argv)
+    parser = split_parser(__doc__ or "", SPLITS)
+    parser.add_argument("--near", action="store_true", help=f"also '{NEAR}'")
+    args = parser.parse_args(argv)
     cases = SPLITS[args.split]
     results: dict = {}
     for name in cases:
@@ -87,7 +106,15 @@ def main(argv: list[str] | None = None) -> None:
             r = results[(name, config)] = cached_run(CACHE / key, args.fresh and count > 0, run_views, name, config, args.seed)
             print(f"{name:15s} {config:8s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} unseen {r['iou_unseen']:.3f} "
                   f"{r.get('seconds', 0):5.1f}s", flush=True)  # fmt: skip
-    text = f"{summary(results, cases)}\n\n{table(results, cases, ['coarse', *CONFIGS])}"
+        for near, key in NEARS.items() if args.near else ():
+            r = results[(name, near)] = cached_run(
+                CACHE / f"{name}-{key}-seed{args.seed}.npz", args.fresh, run_views, name, near, args.seed
+            )
+            print(
+                f"{name:15s} {key:16s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} {r.get('seconds', 0):5.1f}s", flush=True
+            )
+    configs = ["coarse", *CONFIGS, *(NEARS if args.near else ())]
+    text = f"{summary(results, cases)}\n\n{table(results, cases, configs)}"
     print(text)
     write_split_section("Views benchmark", "views", args.split, args.seed, text)
 

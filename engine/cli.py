@@ -53,9 +53,14 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         action="append",
         help="camera JSON with Blender's camera fields (optional with --fit-camera search and one --image); "
-        "with several views one per --image, the first fitted as --fit-camera says, the others exact",
+        "with several views one per --image, the first fitted as --fit-camera says, the others corrected with the "
+        "shape unless --fit-camera off or --exact-views",
     )
-    p.add_argument("--camera-out", type=Path, help="write the camera the shape was refined with (JSON, --camera's fields)")
+    p.add_argument(
+        "--camera-out",
+        type=Path,
+        help="write the camera the shape was refined with (JSON, --camera's fields); several views: a list of each view's, in order",
+    )
     p.add_argument(
         "--candidates-out",
         type=Path,
@@ -125,9 +130,10 @@ def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int],
     """What the run found beside the mesh: the camera, the other views, the silhouette, the report and the picture."""
     from .io import save_mask
 
-    if args.camera_out:
+    if args.camera_out:  # several views: a list in view order
         args.camera_out.parent.mkdir(parents=True, exist_ok=True)
-        args.camera_out.write_text(json.dumps(result.camera.to_dict(), indent=1))
+        cameras = [c.to_dict() for c in (result.camera, *result.view_cameras)]
+        args.camera_out.write_text(json.dumps(cameras if len(cameras) > 1 else cameras[0], indent=1))
     if args.candidates_out:
         _write_candidates(args.candidates_out, result.report)
     if args.mask_out:

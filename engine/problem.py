@@ -4,6 +4,7 @@ Further parameters (a camera, say) join here, in `Problem`, without touching the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,8 +13,11 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
+from refine_protocol.messages import FIT_OFF
+
 from . import losses
 from .camera import BlenderCamera, look_at, project, ray_directions, render_size, rescale_pixels
+from .camera.pose import CameraCorrection
 from .frame import NormalizedFrame
 from .inputs import RefineInputs
 from .objective import Objective
@@ -28,6 +32,10 @@ from .topology import weld, welded_faces
 
 DTYPE = torch.float32
 Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
+# A further view's camera corrected with the shape (Settings.fit_views): a Gaussian prior about the
+# camera given, in CameraCorrection's units (orbit radians, shift in object sizes, log focal), at the
+# scale of a camera placed by hand: 10 degrees, 5 % of the object's size, 10 % of the lens.
+VIEW_PRIOR_SIGMA = (math.radians(10.0), 0.05, 0.1)
 
 
 @dataclass
@@ -113,6 +121,11 @@ class Problem:
     visible: torch.Tensor | None = None  # (1, 1, H, W) 0 where an occluder hides the object, or None
     # Further views: (pixels, (1, 1, H, W) silhouette at the camera's resolution, (W, H) of the camera).
     more: tuple[tuple[Pixels, torch.Tensor, tuple[int, int]], ...] = ()
+    cameras: tuple[CameraCorrection, ...] = ()  # the further views' corrected cameras, in order (fit_views); () when exact
+
+    def view_cameras(self) -> list[BlenderCamera]:
+        """The further views' cameras as corrected so far ([] when they are exact)."""
+        return [c.fitted() for c in self.cameras]
 
     def start(self, stage: Stage) -> Step:
         """The step function of a stage: its renderers and target silhouettes (a further view at
@@ -144,6 +157,9 @@ class Problem:
         projectors = [self.pixels, *(pixels for pixels, _, _ in self.more)]
         alphas = _render_views(renderers, [p(v, hw) for p, hw in zip(projectors, sizes)], sizes, self.faces)
         terms = self.objective(v, v_local, alphas, targets, confidence, visible)
+        if self.cameras:
+            prior = sum(c.prior(*VIEW_PRIOR_SIGMA) for c in self.cameras)
+            terms["view_cameras"] = self.settings.weights.view_cameras * prior.to(v.dtype)  # type: ignore[union-attr]
         total = sum(terms.values())
         total.backward()  # type: ignore[union-attr]
         self.optimizer.step()
@@ -203,20 +219,37 @@ def build_problem(
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
     labels = mesh.part_labels() if s.weights.interpenetration else None
     objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays, labels)
+    cameras = _view_corrections(inputs, mesh) if s.fit_views and s.fit_camera != FIT_OFF else ()
     params = [p for p in (similarity or local).parameters() if p.requires_grad]
+    params += [p for c in cameras for p in c.parameters()]
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
+    projectors = [corrected_projector(c, mesh.frame) for c in cameras] or [
+        pixel_projector(view.camera, mesh.frame) for view in inputs.more_views
+    ]
     more = tuple(
-        (
-            pixel_projector(view.camera, mesh.frame),
-            torch.tensor(view.mask, dtype=DTYPE, device=device)[None, None],
-            view.camera.image_size_wh,
-        )
-        for view in inputs.more_views
+        (projector, torch.tensor(view.mask, dtype=DTYPE, device=device)[None, None], view.camera.image_size_wh)
+        for projector, view in zip(projectors, inputs.more_views)
     )
-    return Problem(
-        local, similarity, objective, opt, pixels, mesh.faces, mask, s, None if visible is None else visible.to(device), more
-    )
+    seen = None if visible is None else visible.to(device)
+    return Problem(local, similarity, objective, opt, pixels, mesh.faces, mask, s, seen, more, cameras)
+
+
+def _view_corrections(inputs: RefineInputs, mesh: OptimizedMesh) -> tuple[CameraCorrection, ...]:
+    """A correction per further view's camera, about the object's centre (world units, float64 on the mesh's device)."""
+    lo, hi = inputs.verts.min(0), inputs.verts.max(0)
+    centre, size = (lo + hi) / 2, float((hi - lo).max())
+    return tuple(CameraCorrection(view.camera, centre, size).to(mesh.rest.device) for view in inputs.more_views)
+
+
+def corrected_projector(correction: CameraCorrection, frame: NormalizedFrame) -> Pixels:
+    """Normalized vertices -> pixel u, v and depth at a stage's resolution through a camera being corrected."""
+    wh = correction.camera.image_size_wh
+
+    def pixels(v: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        return rescale_pixels(correction.project(frame.to_world_t(v)), wh, hw)
+
+    return pixels
 
 
 def visible_pixels(inputs: RefineInputs) -> torch.Tensor | None:

@@ -20,6 +20,7 @@ import refine_protocol.messages as m
 
 from .align import Alignment, CameraFit, FitCancelled, align, find_view_silhouettes
 from .camera import BlenderCamera
+from .camera.pose import rotation_between_deg
 from .device import deterministic_algorithms, pick_device
 from .frame import NormalizedFrame
 from .inputs import RefineInputs, View
@@ -61,6 +62,7 @@ class Result:
     camera: BlenderCamera  # the camera the shape was refined with (the fitted one if a fit was accepted)
     mask: np.ndarray | None = None  # (H, W) float32: the silhouette it was refined against (the camera's size)
     cancelled: bool = False
+    view_cameras: tuple[BlenderCamera, ...] = ()  # the further views' cameras, as corrected (fit_views) or given
 
 
 ProgressCallback = Callable[[Progress], "bool | None"]
@@ -128,12 +130,13 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
             views = find_view_silhouettes(inputs)
             inputs = replace(inputs, camera=aligned.camera or inputs.camera, mask=aligned.mask, more_views=views)
         visible = visible_pixels(inputs)  # through the camera the shape is refined with
-        stopped = "" if aligned is None else stop_reason(s, aligned.fit)
+        stopped, corrected = "" if aligned is None else stop_reason(s, aligned.fit), []
         if stopped:
             outcome = Outcome(mesh.rest, math.inf, 0, 0, cancelled=False)
         elif aligned is not None:
             problem = build_problem(inputs, mesh, plane, stages[-1].size, visible, aligned.framing_found)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
+            corrected = problem.view_cameras()
     elapsed = time.perf_counter() - t0
     fit = None if aligned is None else aligned.fit
     t_fit = 0.0 if fit is None else fit.seconds
@@ -151,14 +154,28 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report = _report(inputs, str(device), mesh, plane, asymmetry, stages, outcome, seconds, check)
     report.camera, report.stopped = None if fit is None else fit.to_dict(), stopped
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
+    _measure_views(report, inputs, vertices, visible, corrected if aligned else None)
+    cameras = tuple(corrected) or tuple(view.camera for view in inputs.more_views)
+    return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled, cameras)
+
+
+def _measure_views(
+    report: Report,
+    inputs: RefineInputs,
+    vertices: np.ndarray,
+    visible: torch.Tensor | None,
+    corrected: list[BlenderCamera] | None,
+) -> None:
+    """Each view's silhouette IoU before and after (the further views' through their `corrected`
+    cameras, when they were; None: the silhouettes were never found)."""
     if inputs.mask is not None:  # None: cancelled before the silhouette was found
         report.silhouette_iou = {
             "before": _view_iou(inputs.camera, inputs.mask, inputs.faces, inputs.verts, visible),
             "after": _view_iou(inputs.camera, inputs.mask, inputs.faces, vertices, visible),
         }
-    if inputs.more_views and aligned is not None:
-        report.views = [_view_ious(view, inputs, vertices) for view in inputs.more_views]
-    return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled)
+    if corrected is not None:
+        fitted: list[BlenderCamera | None] = [*corrected] or [None] * len(inputs.more_views)
+        report.views = [_view_ious(view, inputs, vertices, c) for view, c in zip(inputs.more_views, fitted)]
 
 
 def stop_reason(settings: Settings, fit: CameraFit | None) -> str:
@@ -179,11 +196,17 @@ def _view_iou(
     return silhouette_iou(camera, points, torch.as_tensor(faces), torch.tensor(mask)[None, None], visible)
 
 
-def _view_ious(view: View, inputs: RefineInputs, vertices: np.ndarray) -> dict[str, Any]:
-    """A further view's report: where its silhouette came from and the mesh's IoU with it before and after."""
+def _view_ious(view: View, inputs: RefineInputs, vertices: np.ndarray, corrected: BlenderCamera | None) -> dict[str, Any]:
+    """A further view's report: where its silhouette came from, the mesh's IoU with it before
+    (through the camera given) and after (through the camera `corrected`, when it was), and the
+    corrected camera with its turn from the given one."""
     assert view.mask is not None  # found before the shape moved
-    before, after = (_view_iou(view.camera, view.mask, inputs.faces, v) for v in (inputs.verts, vertices))
-    return {"source": view.silhouette_source, "iou_before": before, "iou_after": after}
+    before = _view_iou(view.camera, view.mask, inputs.faces, inputs.verts)
+    after = _view_iou(corrected or view.camera, view.mask, inputs.faces, vertices)
+    out: dict[str, Any] = {"source": view.silhouette_source, "iou_before": before, "iou_after": after}
+    if corrected is not None:
+        out.update(camera=corrected.to_dict(), rotation_deg=rotation_between_deg(view.camera, corrected))
+    return out
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

@@ -34,7 +34,8 @@ class Report:
     # the camera used (hard silhouettes at 256 px on the longest side).
     silhouette_iou: dict[str, float] | None = None
     # Further views (RefineInputs.more_views), in order: {"source", "iou_before", "iou_after"}
-    # (silhouette_iou's measure, through each view's camera); [] for one view.
+    # (silhouette_iou's measure, through each view's camera: the given one before, the corrected one
+    # after) and, when its camera was corrected with the shape, "camera" and "rotation_deg"; [] for one view.
     views: list[dict[str, Any]] = field(default_factory=list)
     # Why the shape was left as it was (refine.stop_reason), "" when it was refined.
     stopped: str = ""

@@ -98,8 +98,9 @@ def read_job(
     if choice.note:
         asset.warnings.append(choice.note)
     find = inputs.silhouette == m.SILHOUETTE_AUTO
+    settings = {**inputs.settings(), "fit_views": False} if views else inputs.settings()  # reference images: exact
     job = RefineRequest(
-        asset.vertices, asset.faces, cam_fields, encoded, mask, inputs.settings(), find_silhouette=find,
+        asset.vertices, asset.faces, cam_fields, encoded, mask, settings, find_silhouette=find,
         exif_orientation=False,  # the photo as Blender shows it (it ignores EXIF orientation)
         parts=[part.count for part in asset.parts], occluder=read_occluder(context, inputs.occluders, objects),
         more_views=views,

@@ -107,7 +107,9 @@ class ReportSummary:
     camera: CameraFitSummary | None = None
     silhouette: SilhouetteSummary | None = None
     warnings: tuple[str, ...] = field(default=())  # the camera fit's, the silhouette's, then the self-check's
-    views: tuple[tuple[float, float], ...] = ()  # further views' silhouette IoU (before, after), in order
+    # Further views, in order: silhouette IoU (before, after) and how far the view's camera was turned
+    # when it was corrected with the shape (None: used as given).
+    views: tuple[tuple[float, float, float | None], ...] = ()
     stopped: str = ""  # why the mesh was left as it was (the camera and silhouette found only); "" when refined
 
     @classmethod
@@ -122,7 +124,7 @@ class ReportSummary:
             _number(ious.get("before")), _number(ious.get("after")), _number(check.get("shift")), _number(check.get("scale")),
             _number(check.get("volume_change")), fit, found,
             (*(fit.warnings if fit else ()), *(found.warnings if found else ()), *check.get("warnings", ())),
-            tuple((float(v["iou_before"]), float(v["iou_after"])) for v in report.get("views", ())),
+            tuple((float(v["iou_before"]), float(v["iou_after"]), _number(v.get("rotation_deg"))) for v in report.get("views", ())),
             str(report.get("stopped", "")),
         )  # fmt: skip
 
@@ -131,8 +133,12 @@ class ReportSummary:
         return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
 
     def view_changes(self, digits: int = 3) -> list[str]:
-        """Per further view, e.g. "view 2: silhouette IoU 0.756 -> 0.974"."""
-        return [f"view {n}: silhouette IoU {a:.{digits}f} -> {b:.{digits}f}" for n, (a, b) in enumerate(self.views, start=2)]
+        """Per further view, e.g. "view 2: silhouette IoU 0.756 -> 0.974, camera turned 4.1 deg"."""
+        return [
+            f"view {n}: silhouette IoU {a:.{digits}f} -> {b:.{digits}f}"
+            + ("" if turn is None else f", camera turned {turn:.1f} deg")
+            for n, (a, b, turn) in enumerate(self.views, start=2)
+        ]
 
     def outcome(self, digits: int = 2) -> str:
         """e.g. ", silhouette IoU 0.81 -> 0.98, moved 1.2 % of its size, scaled x0.990, volume -3 %":

@@ -79,6 +79,14 @@ OPTIONS = (
         default=False,
     ),
     Option(
+        "fit_views",
+        bool,
+        "several views with --fit-camera refine or search: the further views' cameras are exact (reference "
+        "images), not corrected together with the shape",
+        default=True,
+        flag="--exact-views",
+    ),
+    Option(
         "find_silhouette",
         bool,
         "ignore the photo's alpha: find the object in the photo (seeded by the mesh)",

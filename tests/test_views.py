@@ -76,3 +76,26 @@ def test_cli_pairs_views_by_order(tmp_path):
         *("--image", str(EXAMPLE / "photo.png"), "--image", str(EXAMPLE / "photo.png"), "--camera", str(EXAMPLE / "camera.json")),
     )
     assert proc.returncode == 2 and "several views: one --camera per --image, got 2 images and 1 cameras" in proc.stderr
+
+
+def test_a_hand_placed_further_view_is_corrected_with_the_shape(example, side_view):
+    """The side view's camera placed by hand, 5 degrees pitched and 6 rolled, refine mode: its
+    camera is corrected together with the shape and ends closer to the true one; the report gives
+    the correction, the result the corrected camera. With fit_views off it is used as given."""
+    from engine.camera.pose import CameraCorrection, rotation_between_deg
+
+    ex, (side, side_mask) = example, side_view
+    verts = ex["gt_verts"]
+    off = CameraCorrection(side, (verts.min(0) + verts.max(0)) / 2, float(np.ptp(verts, axis=0).max()))
+    off.set_(orbit=np.radians([5.0, 0.0, 6.0]))
+    placed = off.fitted()
+    settings = preset("fast").with_overrides(fit_camera="refine")
+    args = (ex["verts"], ex["faces"], ex["mask"], ex["camera"])
+    result = refine(*args, settings, more_views=((placed, side_mask, None),))
+    (view,) = result.report.views
+    corrected = result.view_cameras[0]
+    assert rotation_between_deg(corrected, side) < 0.8 * rotation_between_deg(placed, side), view["rotation_deg"]
+    assert view["rotation_deg"] == pytest.approx(rotation_between_deg(placed, corrected))
+    assert view["camera"] == corrected.to_dict() and view["iou_after"] > view["iou_before"] + 0.1
+    exact = refine(*args, settings.with_overrides(fit_views=False), more_views=((placed, side_mask, None),))
+    assert "camera" not in exact.report.views[0] and exact.view_cameras == (placed,)

@@ -63,7 +63,7 @@ class CameraCorrection(torch.nn.Module):
         r_w2c = rotation @ self.rotation0
         t_w2c = rotation @ (self.translation0 - self.centre) + self.centre + self.size * self.shift
         centre = -r_w2c.T @ t_w2c
-        return with_pose(self.camera, r_w2c.numpy(), centre.numpy(), float(torch.exp(self.log_focal)))
+        return with_pose(self.camera, r_w2c.cpu().numpy(), centre.cpu().numpy(), float(torch.exp(self.log_focal)))
 
 
 def rotation_between_deg(a: BlenderCamera, b: BlenderCamera) -> float:
