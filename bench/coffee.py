@@ -66,16 +66,17 @@ def run(folder: Path, hints: Path | None, picture: Path, shown: Image.Image, on_
     settings = resolve({"fit_camera": "search", "on_doubt": on_doubt})
     inputs, photo = load_inputs(folder / "mesh.obj", folder / "coffee.jpg", None, None, settings, hints=hints)
     result = refine_inputs(inputs)
-    before_after(folder / "preview.png", inputs.verts, result.vertices, inputs.faces, result.mask, result.camera)
+    after = None if result.report.stopped else result.vertices
+    before_after(folder / "preview.png", inputs.verts, after, inputs.faces, result.mask, result.camera)
     said = ReportSummary.from_dict(json.loads(json.dumps(result.report.to_dict())))
     mask = Image.fromarray((result.mask * 255).astype(np.uint8)).convert("RGB").resize(shown.size)
     preview = Image.open(folder / "preview.png").convert("RGB")
-    width = 2 * shown.width
+    width = shown.width * (1 if after is None else 2)  # one tile of the photo's width per mesh shown
     preview = preview.resize((width, preview.height * width // preview.width))
-    sheet = Image.new("RGB", (width, shown.height + preview.height))
+    sheet = Image.new("RGB", (2 * shown.width, shown.height + preview.height), "white")
     sheet.paste(shown, (0, 0))
     sheet.paste(mask, (shown.width, 0))
-    sheet.paste(preview, (0, shown.height))
+    sheet.paste(preview, ((2 * shown.width - width) // 2, shown.height))
     sheet.resize((900, sheet.height * 900 // sheet.width)).save(picture, optimize=True)
     assert said.camera is not None
     verdict = f"stopped before the mesh changed: {said.stopped}" if said.stopped else f"{said.iou_change()}{said.outcome()}"

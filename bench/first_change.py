@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     log = Path(tempfile.mkdtemp()) / "engine.log"
     with launch([sys.executable, "-m", "engine", "serve"], log=log) as engine, engine.client() as client:
         first_vertices_s(client, "warm", jobs["exact camera (photo.png, alpha)"])  # torch's first-call costs
-        for name, request in jobs.items():
-            runs = [first_vertices_s(client, f"{name[:5]}-{i}", request) for i in range(args.repeats)]
+        for k, (name, request) in enumerate(jobs.items()):
+            runs = [first_vertices_s(client, f"job{k}-{i}", request) for i in range(args.repeats)]
             first, started = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             print(f"{name}: first vertices after {first:.2f} s (started after {started:.3f} s)", flush=True)
             rows.append(f"| {name} | {first:.2f} s | {started:.3f} s |")

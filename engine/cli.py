@@ -144,7 +144,7 @@ def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int],
     if args.preview:
         from .preview import before_after
 
-        before_after(args.preview, verts, result.vertices, faces, result.mask, result.camera)
+        before_after(args.preview, verts, None if result.report.stopped else result.vertices, faces, result.mask, result.camera)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

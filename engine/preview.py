@@ -25,15 +25,17 @@ def overlay(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def before_after(
-    path: str | Path, before: np.ndarray, after: np.ndarray, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera
+    path: str | Path, before: np.ndarray, after: np.ndarray | None, faces: np.ndarray, mask: np.ndarray, camera: BlenderCamera
 ) -> None:
-    """Write a side-by-side PNG: input mesh vs refined mesh, each over the reference silhouette."""
+    """Write a side-by-side PNG: input mesh vs refined mesh, each over the reference silhouette
+    (`after` None: a run that stopped before the mesh changed, the input mesh alone)."""
     target = mask > 0.5
-    tiles = [overlay(silhouette(v, faces, camera), target) for v in (before, after)]
+    shown = {"before": before, "after": after} if after is not None else {"the mesh as it is (stopped before it changed)": before}
+    tiles = [overlay(silhouette(v, faces, camera), target) for v in shown.values()]
     h, w = target.shape
-    sheet = Image.new("RGB", (2 * w + 8, h + 20), "white")
+    sheet = Image.new("RGB", (len(tiles) * (w + 8) - 8, h + 20), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (tile, label) in enumerate(zip(tiles, ("before", "after"))):
+    for i, (tile, label) in enumerate(zip(tiles, shown)):
         sheet.paste(Image.fromarray(tile), (i * (w + 8), 20))
         draw.text((i * (w + 8) + 4, 4), f"{label} (yellow: match, red: mesh only, green: photo only)", fill="black")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
