@@ -47,6 +47,12 @@ def _refine_parser(sub: argparse._SubParsersAction) -> None:
         help="hint strokes for finding the silhouette in the photo: an image of its aspect (e.g. the photo painted over), "
         "red strokes on the object, blue on the background",
     )
+    p.add_argument(
+        "--views",
+        type=Path,
+        help='further views from a JSON file: a list of {"image", "camera", "mask" (optional)} paths relative to it, '
+        "after those of repeated --image",
+    )
     p.add_argument("--mask-out", type=Path, help="write the silhouette used (PNG at the photo's size, white = object)")
     p.add_argument(
         "--camera",
@@ -87,7 +93,7 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
 
 def cmd_refine(args: argparse.Namespace) -> int:
     from .io import save_mesh
-    from .io.inputs_io import load_inputs
+    from .io.inputs_io import load_inputs, read_views
 
     settings = _settings(args)
     images, cameras, masks = args.image, args.camera or [], args.mask or []
@@ -111,7 +117,10 @@ def cmd_refine(args: argparse.Namespace) -> int:
         args.occluder,
         exif_orientation=args.exif_orientation,
         hints=args.hints,
-        more_views=list(zip(images[1:], cameras[1:], masks[1:] or [None] * (len(images) - 1))),
+        more_views=[
+            *zip(images[1:], cameras[1:], masks[1:] or [None] * (len(images) - 1)),
+            *(read_views(args.views) if args.views else []),
+        ],
     )
     verts, faces = inputs.verts, inputs.faces
 

@@ -99,3 +99,22 @@ def test_a_hand_placed_further_view_is_corrected_with_the_shape(example, side_vi
     assert view["camera"] == corrected.to_dict() and view["iou_after"] > view["iou_before"] + 0.1
     exact = refine(*args, settings.with_overrides(fit_views=False), more_views=((placed, side_mask, None),))
     assert "camera" not in exact.report.views[0] and exact.view_cameras == (placed,)
+
+
+def test_cli_reads_further_views_from_a_views_file(tmp_path, example, side_view):
+    """--views: a JSON list of views, paths relative to the file; a bad file is named."""
+    side, side_mask = side_view
+    (tmp_path / "side.json").write_text(json.dumps(side.to_dict()))
+    Image.fromarray((side_mask * 255).round().astype(np.uint8)).save(tmp_path / "side.png")
+    (tmp_path / "views.json").write_text(json.dumps([{"image": "side.png", "camera": "side.json"}]))
+    report = tmp_path / "report.json"
+    base = ("refine", "--mesh", str(EXAMPLE / "coarse.obj"), "--image", str(EXAMPLE / "photo.png"))
+    proc = run_cli(*base, "--camera", str(EXAMPLE / "camera.json"), "--views", str(tmp_path / "views.json"),
+                   *("--preset", "fast", "--iterations", "5", "--quiet", "--report", str(report), "--out", str(tmp_path / "r.obj")))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(report.read_text())["views"]) == 1
+    (tmp_path / "bad.json").write_text(json.dumps([{"image": "side.png"}]))
+    bad = run_cli(
+        *base, "--camera", str(EXAMPLE / "camera.json"), "--views", str(tmp_path / "bad.json"), "--out", str(tmp_path / "b.obj")
+    )
+    assert bad.returncode == 2 and "views: entry 1 must be an object with 'image' and 'camera'" in bad.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from refine_protocol.messages import FIT_SEARCH
 
 from ..camera.start import search_start
+from ..errors import InputError
 from ..inputs import RefineInputs
 from ..settings import Settings
 from .camera_io import load_camera
@@ -60,3 +62,27 @@ def load_inputs(
         more_views=tuple(views),
     )
     return inputs, photo
+
+
+def read_views(path: Path) -> list[tuple[Path, Path, Path | None]]:
+    """A views file: a JSON list of {"image": path, "camera": path, "mask": path (optional)}, the
+    paths relative to the file, as (photo, camera, mask or None) files of further views. Raises
+    InputError naming the first problem."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"views: file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"views: {Path(path).name} is not valid JSON: {exc}") from None
+    if not isinstance(raw, list):
+        raise InputError("views: the file must hold a JSON list of views")
+    base, out = Path(path).parent, []
+    for n, entry in enumerate(raw, start=1):
+        fields = {"image", "camera", "mask"}
+        if not isinstance(entry, dict) or not {"image", "camera"} <= entry.keys() <= fields:
+            raise InputError(f"views: entry {n} must be an object with 'image' and 'camera' (and optionally 'mask')")
+        if not all(isinstance(entry[k], str) for k in entry):
+            raise InputError(f"views: entry {n}: paths must be strings")
+        mask = base / entry["mask"] if "mask" in entry else None
+        out.append((base / entry["image"], base / entry["camera"], mask))
+    return out
