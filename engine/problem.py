@@ -32,7 +32,7 @@ from .topology import weld, welded_faces
 
 DTYPE = torch.float32
 Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
-# A further view's camera corrected with the shape (Settings.fit_views): a Gaussian prior about the
+# A view's camera corrected with the shape (corrects_views): a Gaussian prior about the
 # camera given, in CameraCorrection's units (orbit radians, shift in object sizes, log focal), at the
 # scale of a camera placed by hand: 10 degrees, 5 % of the object's size, 10 % of the lens.
 VIEW_PRIOR_SIGMA = (math.radians(10.0), 0.05, 0.1)
@@ -121,10 +121,10 @@ class Problem:
     visible: torch.Tensor | None = None  # (1, 1, H, W) 0 where an occluder hides the object, or None
     # Further views: (pixels, (1, 1, H, W) silhouette at the camera's resolution, (W, H) of the camera).
     more: tuple[tuple[Pixels, torch.Tensor, tuple[int, int]], ...] = ()
-    cameras: tuple[CameraCorrection, ...] = ()  # the further views' corrected cameras, in order (fit_views); () when exact
+    cameras: tuple[CameraCorrection, ...] = ()  # every view's camera being corrected, the first's first (corrects_views); ()
 
     def view_cameras(self) -> list[BlenderCamera]:
-        """The further views' cameras as corrected so far ([] when they are exact)."""
+        """Every view's camera as corrected so far, the first view's first ([]: none is corrected)."""
         return [c.fitted() for c in self.cameras]
 
     def start(self, stage: Stage) -> Step:
@@ -202,7 +202,8 @@ def build_problem(
     visible_pixels; `framing_found`: the camera's distance, lens and position were found from the
     photo (a camera search), so the mesh keeps its size and place (Similarity's `place`)."""
     s, device = inputs.settings, mesh.rest.device
-    pixels = pixel_projector(inputs.camera, mesh.frame)
+    cameras = _view_corrections(inputs, mesh) if corrects_views(s, inputs) else ()
+    pixels = corrected_projector(cameras[0], mesh.frame) if cameras else pixel_projector(inputs.camera, mesh.frame)
     local = _local_model(s, mesh, inputs.image, final_hw, pixels)
     similarity = None
     if s.align:
@@ -219,12 +220,11 @@ def build_problem(
         rays = torch.tensor(ray_directions(inputs.camera, rest_world), dtype=DTYPE, device=device)
     labels = mesh.part_labels() if s.weights.interpenetration else None
     objective = Objective(s.weights, mesh.rest, mesh.faces, plane, views, sym_renderer, rays, labels)
-    cameras = _view_corrections(inputs, mesh) if s.fit_views and s.fit_camera != FIT_OFF else ()
     params = [p for p in (similarity or local).parameters() if p.requires_grad]
     params += [p for c in cameras for p in c.parameters()]
     opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9) if s.optimizer == "sgd" else torch.optim.Adam(params, lr=s.lr)
     mask = torch.tensor(inputs.mask, dtype=DTYPE, device=device)[None, None]
-    projectors = [corrected_projector(c, mesh.frame) for c in cameras] or [
+    projectors = [corrected_projector(c, mesh.frame) for c in cameras[1:]] or [
         pixel_projector(view.camera, mesh.frame) for view in inputs.more_views
     ]
     more = tuple(
@@ -235,11 +235,19 @@ def build_problem(
     return Problem(local, similarity, objective, opt, pixels, mesh.faces, mask, s, seen, more, cameras)
 
 
+def corrects_views(settings: Settings, inputs: RefineInputs) -> bool:
+    """Whether every view's camera is corrected together with the shape: several views, a camera
+    fit asked for (refine or search) and fit_views."""
+    return bool(inputs.more_views) and settings.fit_views and settings.fit_camera != FIT_OFF
+
+
 def _view_corrections(inputs: RefineInputs, mesh: OptimizedMesh) -> tuple[CameraCorrection, ...]:
-    """A correction per further view's camera, about the object's centre (world units, float64 on the mesh's device)."""
+    """A correction per view's camera, the first view's first, about the object's centre (world
+    units, float64 on the mesh's device)."""
     lo, hi = inputs.verts.min(0), inputs.verts.max(0)
     centre, size = (lo + hi) / 2, float((hi - lo).max())
-    return tuple(CameraCorrection(view.camera, centre, size).to(mesh.rest.device) for view in inputs.more_views)
+    cameras = (inputs.camera, *(view.camera for view in inputs.more_views))
+    return tuple(CameraCorrection(camera, centre, size).to(mesh.rest.device) for camera in cameras)
 
 
 def corrected_projector(correction: CameraCorrection, frame: NormalizedFrame) -> Pixels:

@@ -155,8 +155,10 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
     report.camera, report.stopped = None if fit is None else fit.to_dict(), stopped
     report.silhouette = {"source": inputs.silhouette_source} if aligned is None else aligned.silhouette
     _measure_views(report, inputs, vertices, visible, corrected if aligned else None)
-    cameras = tuple(corrected) or tuple(view.camera for view in inputs.more_views)
-    return Result(vertices, report, inputs.camera, inputs.mask, outcome.cancelled, cameras)
+    first, further = (
+        (corrected[0], tuple(corrected[1:])) if corrected else (inputs.camera, tuple(v.camera for v in inputs.more_views))
+    )
+    return Result(vertices, report, first, inputs.mask, outcome.cancelled, further)
 
 
 def _measure_views(
@@ -166,15 +168,22 @@ def _measure_views(
     visible: torch.Tensor | None,
     corrected: list[BlenderCamera] | None,
 ) -> None:
-    """Each view's silhouette IoU before and after (the further views' through their `corrected`
-    cameras, when they were; None: the silhouettes were never found)."""
+    """Each view's silhouette IoU before and after, through its camera as given and, after, as
+    `corrected` with the shape (every view's, the first's first; [] when none was; None: the
+    silhouettes were never found)."""
     if inputs.mask is not None:  # None: cancelled before the silhouette was found
+        after = corrected[0] if corrected else inputs.camera
         report.silhouette_iou = {
             "before": _view_iou(inputs.camera, inputs.mask, inputs.faces, inputs.verts, visible),
-            "after": _view_iou(inputs.camera, inputs.mask, inputs.faces, vertices, visible),
+            "after": _view_iou(after, inputs.mask, inputs.faces, vertices, visible),
+        }
+    if corrected:
+        report.corrected_camera = {
+            "camera": corrected[0].to_dict(),
+            "rotation_deg": rotation_between_deg(inputs.camera, corrected[0]),
         }
     if corrected is not None:
-        fitted: list[BlenderCamera | None] = [*corrected] or [None] * len(inputs.more_views)
+        fitted: list[BlenderCamera | None] = [*corrected[1:]] or [None] * len(inputs.more_views)
         report.views = [_view_ious(view, inputs, vertices, c) for view, c in zip(inputs.more_views, fitted)]
 
 

@@ -37,6 +37,9 @@ class Report:
     # (silhouette_iou's measure, through each view's camera: the given one before, the corrected one
     # after) and, when its camera was corrected with the shape, "camera" and "rotation_deg"; [] for one view.
     views: list[dict[str, Any]] = field(default_factory=list)
+    # The first view's camera when every view's was corrected together with the shape (several
+    # views, problem.corrects_views): {"camera": Blender's fields, "rotation_deg": from the given one}.
+    corrected_camera: dict[str, Any] | None = None
     # Why the shape was left as it was (refine.stop_reason), "" when it was refined.
     stopped: str = ""
 

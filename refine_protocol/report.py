@@ -110,6 +110,7 @@ class ReportSummary:
     # Further views, in order: silhouette IoU (before, after) and how far the view's camera was turned
     # when it was corrected with the shape (None: used as given).
     views: tuple[tuple[float, float, float | None], ...] = ()
+    first_turn: float | None = None  # how far the first view's camera was turned, corrected with the shape (several views)
     stopped: str = ""  # why the mesh was left as it was (the camera and silhouette found only); "" when refined
 
     @classmethod
@@ -125,7 +126,7 @@ class ReportSummary:
             _number(check.get("volume_change")), fit, found,
             (*(fit.warnings if fit else ()), *(found.warnings if found else ()), *check.get("warnings", ())),
             tuple((float(v["iou_before"]), float(v["iou_after"]), _number(v.get("rotation_deg"))) for v in report.get("views", ())),
-            str(report.get("stopped", "")),
+            _number((report.get("corrected_camera") or {}).get("rotation_deg")), str(report.get("stopped", "")),
         )  # fmt: skip
 
     def iou_change(self, digits: int = 3) -> str:
@@ -133,8 +134,10 @@ class ReportSummary:
         return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
 
     def view_changes(self, digits: int = 3) -> list[str]:
-        """Per further view, e.g. "view 2: silhouette IoU 0.756 -> 0.974, camera turned 4.1 deg"."""
-        return [
+        """Per further view, e.g. "view 2: silhouette IoU 0.756 -> 0.974, camera turned 4.1 deg"
+        (and the first view's camera's turn, when it was corrected with the shape)."""
+        first = [] if self.first_turn is None else [f"view 1: camera turned {self.first_turn:.1f} deg"]
+        return first + [
             f"view {n}: silhouette IoU {a:.{digits}f} -> {b:.{digits}f}"
             + ("" if turn is None else f", camera turned {turn:.1f} deg")
             for n, (a, b, turn) in enumerate(self.views, start=2)
