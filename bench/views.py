@@ -14,6 +14,7 @@ views' cameras corrected with the shape, and the same with them taken as exact.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -44,8 +45,9 @@ def extra_cameras(case: Case, count: int) -> list[BlenderCamera]:
     return [look_at(centre, azimuth + round_, up, 7.5, size) for round_, up in EXTRA_VIEWS[:count]]
 
 
-def run_views(case_name: str, config: str, seed: int) -> dict:
-    """One configuration on one case (in a child process)."""
+def run_views(case_name: str, config: str, seed: int, view_prior: float | None = None) -> dict:
+    """One configuration on one case (in a child process); `view_prior`: the weight of the
+    corrected cameras' prior (Weights.view_cameras), when not the preset's."""
     count = CONFIGS.get(config, 2)
     if count == 0:
         return run_one(case_name, "default", seed)
@@ -57,6 +59,8 @@ def run_views(case_name: str, config: str, seed: int) -> dict:
     )
     camera = perturb_camera(case, "near", seed) if near else case.camera
     settings = preset("default").with_overrides(seed=seed, fit_camera="refine" if near else "off", fit_views=config != NEAR_GIVEN)
+    if view_prior is not None:
+        settings = replace(settings, weights=replace(settings.weights, view_cameras=view_prior))
     t = time.perf_counter()
     result = refine(case.coarse_verts, case.coarse_faces, case.mask, camera, settings, image=case.rgb, more_views=views)
     out: dict = {"case": case_name, "config": config, "seconds": time.perf_counter() - t}
@@ -93,7 +97,8 @@ def summary(results: dict, cases: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = split_parser(__doc__ or "", SPLITS)
-    parser.add_argument("--near", action="store_true", help=f"also '{NEAR}'")
+    parser.add_argument("--near", action="store_true", help=f"also '{NEAR}' and '{NEAR_GIVEN}'")
+    parser.add_argument("--view-prior", type=float, help="with --near: the corrected cameras' prior weight (tuning)")
     args = parser.parse_args(argv)
     cases = SPLITS[args.split]
     results: dict = {}
@@ -107,9 +112,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:15s} {config:8s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} unseen {r['iou_unseen']:.3f} "
                   f"{r.get('seconds', 0):5.1f}s", flush=True)  # fmt: skip
         for near, key in NEARS.items() if args.near else ():
-            r = results[(name, near)] = cached_run(
-                CACHE / f"{name}-{key}-seed{args.seed}.npz", args.fresh, run_views, name, near, args.seed
-            )
+            prior = None if near == NEAR_GIVEN else args.view_prior
+            key += "" if prior is None else f"-prior{prior:g}"
+            path = CACHE / f"{name}-{key}-seed{args.seed}.npz"
+            r = results[(name, near)] = cached_run(path, args.fresh, run_views, name, near, args.seed, prior)
             print(
                 f"{name:15s} {key:16s} chamfer {r['chamfer']:7.3f} F {r['fscore']:5.1f} {r.get('seconds', 0):5.1f}s", flush=True
             )
