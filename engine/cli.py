@@ -132,7 +132,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
         save_mesh(args.out, result.vertices, faces, template=args.mesh)
     _write_findings(args, result, photo.rgb.shape[1::-1], verts, faces)
     _print_summary(args.out, result.report)
-    return STOPPED if result.report.stopped else 0
+    return EXIT_STOPPED if result.report.stopped else 0
 
 
 def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int], verts, faces) -> None:
@@ -206,7 +206,7 @@ def _write_candidates(folder: Path, report: Report) -> None:
 
 
 # The exit status of a run that found the camera and silhouette and left the mesh as it was.
-STOPPED = 3
+EXIT_STOPPED = 3
 STOP_ADVICE = (
     "check what was found (--preview PNG; --camera-out, --mask-out and --candidates-out write the camera, the "
     "silhouette and the other views), then refine from it with --camera FILE --fit-camera refine (and --mask FILE)"
@@ -304,7 +304,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         f"{len(results) - failed - stopped} of {len(results)} rows done or up to date, {stopped} stopped before the mesh "
         f"changed; summary: {args.out / 'summary.csv'}"
     )
-    return 1 if failed else STOPPED if stopped else 0
+    return 1 if failed else EXIT_STOPPED if stopped else 0
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:

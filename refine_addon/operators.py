@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Literal
 
 import bpy
+from mathutils import Matrix
 
 from . import photo
 from .camera_object import CameraPlan, camera_from_view, make_scene_camera, place_camera
@@ -222,24 +223,29 @@ class REFINE_OT_camera_from_view(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> OperatorResult:
         scene, space, view = context.scene, context.space_data, context.region_data
         assert scene is not None and isinstance(space, bpy.types.SpaceView3D) and view is not None
-        obj = view_camera(context, view.view_matrix, space.lens, view.is_perspective, view.view_distance)
+        try:
+            obj = view_camera(context, view.view_matrix, space.lens, view.is_perspective, view.view_distance)
+        except (InputProblem, RuntimeError) as exc:  # RuntimeError: Blender could not read the photo
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
         self.report({"INFO"}, f"Scene camera: '{obj.name}' (Fit Camera: Refine)")
         return {"FINISHED"}
 
 
-def view_camera(context: bpy.types.Context, view, lens: float, perspective: bool, distance: float) -> bpy.types.Object:
+def view_camera(context: bpy.types.Context, view: Matrix, lens: float, perspective: bool, distance: float) -> bpy.types.Object:
     """Camera from View's work (camera_object.camera_from_view) for the panel's photo and the active
-    object, set as the panel's camera to be corrected. Raises InputProblem for an unreadable photo."""
+    object, set as the panel's camera to be corrected. Raises InputProblem for a photo moved in its
+    camera's view, RuntimeError for a file Blender cannot read."""
     scene, props = context.scene, scene_settings(context.scene)
     assert scene is not None and context.active_object is not None
-    choice = photo.choose_photo(props.image, props.image_path, props.camera or scene.camera)
+    user = props.camera or scene.camera
+    choice = photo.choose_photo(props.image, props.image_path, user)
     image = choice.image or (bpy.data.images.load(bpy.path.abspath(choice.path), check_existing=True) if choice.path else None)
     wh = (
         (int(image.size[0]), int(image.size[1]))
         if image is not None and image.size[0]
         else (scene.render.resolution_x, scene.render.resolution_y)
     )
-    user = props.camera or scene.camera
     plan = CameraPlan(
         context.active_object.name, user.name if user else None, choice.image.name if choice.image else None, choice.path
     )
