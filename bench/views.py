@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     configs = ["coarse", *CONFIGS, *(NEARS if args.near else ())]
     text = f"{summary(results, cases)}\n\n{table(results, cases, configs)}"
     print(text)
-    write_split_section("Views benchmark", "views", args.split, args.seed, text)
+    options = (" --near" if args.near else "") + ("" if args.view_prior is None else f" --view-prior {args.view_prior:g}")
+    write_split_section("Views benchmark", "views", args.split, args.seed, text, options)
 
 
 if __name__ == "__main__":
