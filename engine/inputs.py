@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from refine_protocol.messages import PRESET_DEFAULT, SILHOUETTE_AUTO, SILHOUETTE_MASK
+from refine_protocol.messages import FIT_OFF, PRESET_DEFAULT, SILHOUETTE_AUTO, SILHOUETTE_MASK
 from refine_protocol.request import HINT_BACKGROUND
 
 from .camera import BlenderCamera
@@ -57,7 +57,13 @@ class RefineInputs:
     parts: tuple[int, ...] = ()  # vertex counts of consecutive parts (separate objects); () or one: a single object
     occluder: tuple[np.ndarray, np.ndarray] | None = None  # (O, 3) float64 world, (G, 3) int64: hides the object
     hints: np.ndarray | None = None  # (h, w) uint8 hint strokes at the photo's aspect (silhouette.HINT_*), or None
-    more_views: tuple[View, ...] = ()  # views besides the first (exact cameras): the shape is refined against all
+    more_views: tuple[View, ...] = ()  # views besides the first: the shape is refined against all
+
+    @property
+    def corrects_views(self) -> bool:
+        """Whether every view's camera is corrected together with the shape (problem.py): several
+        views, a camera fit asked for (refine or search) and the settings' fit_views."""
+        return bool(self.more_views) and self.settings.fit_views and self.settings.fit_camera != FIT_OFF
 
     @classmethod
     def checked(

@@ -13,8 +13,6 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
-from refine_protocol.messages import FIT_OFF
-
 from . import losses
 from .camera import BlenderCamera, look_at, project, ray_directions, render_size, rescale_pixels
 from .camera.pose import CameraCorrection
@@ -32,7 +30,7 @@ from .topology import weld, welded_faces
 
 DTYPE = torch.float32
 Pixels = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (V, 3) frame vertices, (H, W) -> (V, 3) u, v, depth
-# A view's camera corrected with the shape (corrects_views): a Gaussian prior about the
+# A view's camera corrected with the shape (RefineInputs.corrects_views): a Gaussian prior about the
 # camera given, in CameraCorrection's units (orbit radians, shift in object sizes, log focal), at the
 # scale of a camera placed by hand: 10 degrees, 5 % of the object's size, 10 % of the lens.
 VIEW_PRIOR_SIGMA = (math.radians(10.0), 0.05, 0.1)
@@ -121,7 +119,7 @@ class Problem:
     visible: torch.Tensor | None = None  # (1, 1, H, W) 0 where an occluder hides the object, or None
     # Further views: (pixels, (1, 1, H, W) silhouette at the camera's resolution, (W, H) of the camera).
     more: tuple[tuple[Pixels, torch.Tensor, tuple[int, int]], ...] = ()
-    cameras: tuple[CameraCorrection, ...] = ()  # every view's camera being corrected, the first's first (corrects_views); ()
+    cameras: tuple[CameraCorrection, ...] = ()  # every view's camera being corrected, the first's first; () when none is
 
     def view_cameras(self) -> list[BlenderCamera]:
         """Every view's camera as corrected so far, the first view's first ([]: none is corrected)."""
@@ -202,7 +200,7 @@ def build_problem(
     visible_pixels; `framing_found`: the camera's distance, lens and position were found from the
     photo (a camera search), so the mesh keeps its size and place (Similarity's `place`)."""
     s, device = inputs.settings, mesh.rest.device
-    cameras = _view_corrections(inputs, mesh) if corrects_views(s, inputs) else ()
+    cameras = _view_corrections(inputs, mesh) if inputs.corrects_views else ()
     pixels = corrected_projector(cameras[0], mesh.frame) if cameras else pixel_projector(inputs.camera, mesh.frame)
     local = _local_model(s, mesh, inputs.image, final_hw, pixels)
     similarity = None
@@ -233,12 +231,6 @@ def build_problem(
     )
     seen = None if visible is None else visible.to(device)
     return Problem(local, similarity, objective, opt, pixels, mesh.faces, mask, s, seen, more, cameras)
-
-
-def corrects_views(settings: Settings, inputs: RefineInputs) -> bool:
-    """Whether every view's camera is corrected together with the shape: several views, a camera
-    fit asked for (refine or search) and fit_views."""
-    return bool(inputs.more_views) and settings.fit_views and settings.fit_camera != FIT_OFF
 
 
 def _view_corrections(inputs: RefineInputs, mesh: OptimizedMesh) -> tuple[CameraCorrection, ...]:

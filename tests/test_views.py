@@ -97,7 +97,9 @@ def test_a_hand_placed_further_view_is_corrected_with_the_shape(example, side_vi
     assert rotation_between_deg(corrected, side) < 0.8 * rotation_between_deg(placed, side), view["rotation_deg"]
     assert view["rotation_deg"] == pytest.approx(rotation_between_deg(placed, corrected))
     assert view["camera"] == corrected.to_dict() and view["iou_after"] > view["iou_before"] + 0.1
-    first = result.report.corrected_camera  # every view's camera moves with the shape: the first (right) shares the error a little
+    first = (
+        result.report.corrected_camera
+    )  # every view's camera moves with the shape: the first (right) shares the error a little
     assert first["camera"] == result.camera.to_dict() and first["rotation_deg"] < 3.0, first["rotation_deg"]
     exact = refine(*args, settings.with_overrides(fit_views=False), more_views=((placed, side_mask, None),))
     assert "camera" not in exact.report.views[0] and exact.view_cameras == (placed,)

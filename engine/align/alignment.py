@@ -58,9 +58,9 @@ def align(inputs: RefineInputs, device: torch.device, on_step: OnFitStep | None 
     """The silhouette and the camera for `inputs` (inputs.mask None: found in inputs.image).
     Raises InputError when the photo shows no object, FitCancelled when `on_step` says stop."""
     mode = inputs.settings.fit_camera
-    if mode == m.FIT_REFINE and inputs.more_views and inputs.settings.fit_views:
-        # Every view's camera is corrected together with the shape (problem.corrects_views): a
-        # rigid fit of the first against the coarse mesh's outline would only pull it off first.
+    if mode == m.FIT_REFINE and inputs.corrects_views:
+        # Every view's camera is corrected together with the shape (problem.py): a rigid fit of
+        # the first against the coarse mesh's outline would only pull it off first.
         mode = m.FIT_OFF
     v, f = inputs.verts, inputs.faces
     levels = None if mode == m.FIT_OFF else fit_levels(v, f, device)  # rendered by both fits, made once
