@@ -130,12 +130,12 @@ def cmd_refine(args: argparse.Namespace) -> int:
         return 130
     if not result.report.stopped:
         save_mesh(args.out, result.vertices, faces, template=args.mesh)
-    _write_findings(args, result, photo.rgb.shape[1::-1], verts, faces)
+    _write_findings(args, result, photo.rgb.shape[1::-1], inputs)
     _print_summary(args.out, result.report)
     return EXIT_STOPPED if result.report.stopped else 0
 
 
-def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int], verts, faces) -> None:
+def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int], inputs) -> None:
     """What the run found beside the mesh: the camera, the other views, the silhouette, the report and the picture."""
     from .io import save_mask
 
@@ -151,9 +151,12 @@ def _write_findings(args: argparse.Namespace, result, image_wh: tuple[int, int],
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result.report.to_dict(), indent=1))
     if args.preview:
-        from .preview import before_after
+        from .preview import before_after, silhouette
 
-        before_after(args.preview, verts, None if result.report.stopped else result.vertices, faces, result.mask, result.camera)
+        verts, faces, occluder = inputs.verts, inputs.faces, inputs.occluder
+        after = None if result.report.stopped else result.vertices
+        hidden = None if occluder is None else silhouette(*occluder, result.camera)
+        before_after(args.preview, verts, after, faces, result.mask, result.camera, hidden)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

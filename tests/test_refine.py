@@ -232,3 +232,15 @@ def test_the_stretch_keeps_the_view_axis():
     in_plane = axes @ linear @ axes.T  # the 2x2 stretch (times the scale)
     expected = torch.linalg.matrix_exp(torch.tensor([[0.3, 0.1], [0.1, -0.2]])) * np.exp(0.1)
     assert torch.allclose(in_plane, expected, atol=1e-6)
+
+
+def test_the_preview_draws_hidden_pixels_as_hidden_not_as_errors():
+    from engine.preview import HIDDEN_RGB, overlay
+
+    pred, target = np.zeros((2, 3), bool), np.zeros((2, 3), bool)
+    pred[0, 0] = target[0, 1] = pred[1, 0] = True
+    hidden = np.zeros((2, 3), bool)
+    hidden[1, 0] = True  # a mesh-only pixel an occluder covers: not red
+    tile = overlay(pred, target, hidden)
+    assert tuple(tile[0, 0]) == (250, 20, 20) and tuple(tile[0, 1]) == (20, 250, 20)
+    assert tuple(tile[1, 0]) == HIDDEN_RGB and tuple(tile[1, 1]) == (20, 20, 20)
