@@ -122,7 +122,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
             *(read_views(args.views) if args.views else []),
         ],
     )
-    verts, faces = inputs.verts, inputs.faces
+    faces = inputs.faces
 
     result = _run_with_progress(inputs, args.quiet)
     if result.cancelled:
