@@ -7,8 +7,8 @@ Per case of bench.cases: "1 view" is bench.quality's default row (the case's pho
 behind and above (215 degrees round, 55 up), each a 50 mm camera at the photo's size and distance
 with the true mesh's silhouette. Metrics as bench.quality; "IoU unseen" is over its four views,
 which no configuration uses (the 2-view camera is 25 degrees from its left one). `--near` adds
-"3 views, near cameras": every camera placed by hand 6-12 degrees off, Fit Camera refine, the further
-views' cameras corrected with the shape, and the same with them taken as exact.
+"3 views, near cameras" (every camera placed by hand 6-12 degrees off, Fit Camera refine, every
+view's camera corrected with the shape) and "... taken as exact" (the further cameras as given).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .report import split_parser, write_split_section
 EXTRA_VIEWS = ((75.0, 35.0), (215.0, 55.0))
 CONFIGS = {"1 view": 0, "2 views": 1, "3 views": 2}  # name -> how many EXTRA_VIEWS
 # Every camera placed by hand, 6-12 degrees off (bench.cases CAMERA_ERRORS "near"), refine mode:
-# the further views' cameras corrected with the shape, or taken as given (fit_views off).
+# every view's camera corrected with the shape, or the further ones taken as given (fit_views off).
 NEAR = "3 views, near cameras"
 NEAR_GIVEN = "3 views, near cameras taken as exact"
 NEARS = {NEAR: "views3near", NEAR_GIVEN: "views3near-given"}  # config -> cache name

@@ -230,9 +230,8 @@ def _print_summary(out: Path, report: Report) -> None:
         print(r.silhouette.found())
     for line in r.view_changes():
         print(line)
-    for warning in r.warnings:
-        if warning not in r.stopped:
-            print(f"warning: {warning}", file=sys.stderr)
+    for warning in r.unstated_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if r.stopped:
         print(f"stopped before the mesh changed ({out} not written): {r.stopped}", file=sys.stderr)
         print(STOP_ADVICE + ("" if report.settings.find_only else DOUBT_ADVICE), file=sys.stderr)

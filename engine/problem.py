@@ -121,7 +121,7 @@ class Problem:
     more: tuple[tuple[Pixels, torch.Tensor, tuple[int, int]], ...] = ()
     cameras: tuple[CameraCorrection, ...] = ()  # every view's camera being corrected, the first's first; () when none is
 
-    def view_cameras(self) -> list[BlenderCamera]:
+    def corrected_cameras(self) -> list[BlenderCamera]:
         """Every view's camera as corrected so far, the first view's first ([]: none is corrected)."""
         return [c.fitted() for c in self.cameras]
 

@@ -136,7 +136,7 @@ def refine_inputs(inputs: RefineInputs, progress: ProgressCallback | None = None
         elif aligned is not None:
             problem = build_problem(inputs, mesh, plane, stages[-1].size, visible, aligned.framing_found)
             outcome = optimize(stages, problem.start, mesh.rest.clone(), s.patience, _notify(progress, s.iterations, mesh))
-            corrected = problem.view_cameras()
+            corrected = problem.corrected_cameras()
     elapsed = time.perf_counter() - t0
     fit = None if aligned is None else aligned.fit
     t_fit = 0.0 if fit is None else fit.seconds
@@ -178,10 +178,7 @@ def _measure_views(
             "after": _view_iou(after, inputs.mask, inputs.faces, vertices, visible),
         }
     if corrected:
-        report.corrected_camera = {
-            "camera": corrected[0].to_dict(),
-            "rotation_deg": rotation_between_deg(inputs.camera, corrected[0]),
-        }
+        report.corrected_camera = _correction(inputs.camera, corrected[0])
     if corrected is not None:
         fitted: list[BlenderCamera | None] = [*corrected[1:]] or [None] * len(inputs.more_views)
         report.views = [_view_ious(view, inputs, vertices, c) for view, c in zip(inputs.more_views, fitted)]
@@ -214,8 +211,13 @@ def _view_ious(view: View, inputs: RefineInputs, vertices: np.ndarray, corrected
     after = _view_iou(corrected or view.camera, view.mask, inputs.faces, vertices)
     out: dict[str, Any] = {"source": view.silhouette_source, "iou_before": before, "iou_after": after}
     if corrected is not None:
-        out.update(camera=corrected.to_dict(), rotation_deg=rotation_between_deg(view.camera, corrected))
+        out.update(_correction(view.camera, corrected))
     return out
+
+
+def _correction(given: BlenderCamera, corrected: BlenderCamera) -> dict[str, Any]:
+    """A view's camera as corrected with the shape, in the report: its fields and its turn from the given one."""
+    return {"camera": corrected.to_dict(), "rotation_deg": rotation_between_deg(given, corrected)}
 
 
 def _align(inputs: RefineInputs, device: torch.device, progress: ProgressCallback | None) -> Alignment:

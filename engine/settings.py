@@ -32,7 +32,7 @@ class Weights:
     vertex_symmetry: float = 20.0
     image_symmetry: float = 0.0
     interpenetration: float = 1e4  # parts going into each other (several parts only; see losses.interpenetration)
-    view_cameras: float = 0.05  # the further views' corrected cameras' prior (fit_views; see problem.VIEW_PRIOR_SIGMA)
+    view_cameras: float = 0.05  # the prior of the views' cameras corrected with the shape (fit_views; problem.VIEW_PRIOR_SIGMA)
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ class Settings:
         on_doubt: "stop" (a camera search whose view is in doubt, align/fit.py CameraFit.warnings,
             leaves the shape as it is) or "warn" (refines from it and warns).
         find_only: find the camera and the silhouette, then stop before the shape moves.
-        fit_views: with several views and fit_camera not "off", the further views' cameras are
-            corrected together with the shape (placed by hand); False: they are exact.
+        fit_views: with several views and fit_camera not "off", every view's camera is corrected
+            together with the shape (placed by hand; RefineInputs.corrects_views); False: the
+            further views' cameras are exact and the first is fitted as fit_camera says.
         proxy_faces: a mesh with more faces is optimized through a decimated proxy of about this
             many faces and the deformation carried back to every vertex (0: never).
     """

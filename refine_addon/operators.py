@@ -146,7 +146,8 @@ def hand_over(context: bpy.types.Context, session: Session) -> None:
     """Set the panel to go on from what a stopped session found: the fitted camera (its views to
     cycle with Next View), corrected by the next Refine Mesh, and the silhouette found when only
     it was asked for (after a doubtful view it is found again from the view picked)."""
-    props, camera = scene_settings(context.scene), scene_settings(context.scene).fitted_camera
+    props = scene_settings(context.scene)
+    camera = props.fitted_camera
     props.found_views, props.found_view = json.dumps(session.found_views) if camera else "", 0
     if camera is not None:
         props.camera, props.fit_camera = camera, m.FIT_REFINE.upper()

@@ -254,7 +254,7 @@ class Session:
             + _camera_verdict(self.report.camera if self.report else None, self.camera)
             + (f"; silhouette found in the photo: '{self.mask}'" if self.mask else "")
             + "".join(f"; {line}" for line in (self.report.view_changes(2) if self.report else ()))
-            + "".join(f"; warning: {w}" for w in self.all_warnings() if not (self.report and w in self.report.stopped))
+            + "".join(f"; warning: {w}" for w in (*self.warnings, *(self.report.unstated_warnings if self.report else ())))
         )
 
     def all_warnings(self) -> list[str]:

@@ -129,6 +129,11 @@ class ReportSummary:
             _number((report.get("corrected_camera") or {}).get("rotation_deg")), str(report.get("stopped", "")),
         )  # fmt: skip
 
+    @property
+    def unstated_warnings(self) -> tuple[str, ...]:
+        """The warnings the stop's reason does not already say (the doubt a run stopped on is in both)."""
+        return tuple(w for w in self.warnings if w not in self.stopped)
+
     def iou_change(self, digits: int = 3) -> str:
         """e.g. "0.807 -> 0.977" ("n/a" for a side not measured)."""
         return f"{_fmt(self.iou_before, digits)} -> {_fmt(self.iou_after, digits)}"
